@@ -1,0 +1,141 @@
+//! Which handler serves a method and path: used by the local server (API Gateway routes on AWS).
+
+use super::respond::finish;
+use super::{
+    ApiError, App, Request, Response, create_token, delete_token, exchange_api_key, get_token,
+    list_tokens, refresh_session,
+};
+use http::Method;
+
+/// A recognised endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `POST /upload-tokens`.
+    CreateToken,
+    /// `GET /upload-tokens`.
+    ListTokens,
+    /// `GET /upload-tokens/{token}`.
+    GetToken(&'a str),
+    /// `DELETE /upload-tokens/{token}`.
+    DeleteToken(&'a str),
+    /// `POST /auth/api-key`.
+    ExchangeApiKey,
+    /// `POST /auth/refresh`.
+    Refresh,
+}
+
+impl<'a> Route<'a> {
+    /// The route for `method` and `path`, or the 404/405 error to answer.
+    pub fn resolve(method: &Method, path: &'a str) -> Result<Self, ApiError> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (allowed, route): (&'static str, Option<Route<'a>>) = match segments.as_slice() {
+            ["upload-tokens"] => (
+                "GET, POST",
+                match *method {
+                    Method::GET => Some(Route::ListTokens),
+                    Method::POST => Some(Route::CreateToken),
+                    _ => None,
+                },
+            ),
+            ["upload-tokens", token] if !token.is_empty() => (
+                "GET, DELETE",
+                match *method {
+                    Method::GET => Some(Route::GetToken(token)),
+                    Method::DELETE => Some(Route::DeleteToken(token)),
+                    _ => None,
+                },
+            ),
+            ["auth", "api-key"] => (
+                "POST",
+                (method == Method::POST).then_some(Route::ExchangeApiKey),
+            ),
+            ["auth", "refresh"] => ("POST", (method == Method::POST).then_some(Route::Refresh)),
+            _ => return Err(ApiError::UnknownRoute),
+        };
+        route.ok_or(ApiError::MethodNotAllowed(allowed))
+    }
+}
+
+/// Serves any request: routes it, runs the handler, logs the outcome.
+pub async fn dispatch(app: &App, req: &Request) -> Response {
+    let started = std::time::Instant::now();
+    let path = req.uri().path();
+    let response = match Route::resolve(req.method(), path) {
+        Ok(Route::CreateToken) => create_token(app, req).await,
+        Ok(Route::ListTokens) => list_tokens(app, req).await,
+        Ok(Route::GetToken(token)) => get_token(app, req, token).await,
+        Ok(Route::DeleteToken(token)) => delete_token(app, req, token).await,
+        Ok(Route::ExchangeApiKey) => exchange_api_key(app, req).await,
+        Ok(Route::Refresh) => refresh_session(app, req).await,
+        Err(e) => finish(Err(e)),
+    };
+    // Paths may hold a token: log the route's shape, never the token itself.
+    tracing::info!(
+        method = %req.method(),
+        route = route_template(path),
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+fn route_template(path: &str) -> &'static str {
+    match path
+        .trim_start_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["upload-tokens"] => "/upload-tokens",
+        ["upload-tokens", _] => "/upload-tokens/{token}",
+        ["auth", "api-key"] => "/auth/api-key",
+        ["auth", "refresh"] => "/auth/refresh",
+        _ => "(unknown)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_by_method_and_path() {
+        assert_eq!(
+            Route::resolve(&Method::POST, "/upload-tokens").ok(),
+            Some(Route::CreateToken)
+        );
+        assert_eq!(
+            Route::resolve(&Method::GET, "/upload-tokens").ok(),
+            Some(Route::ListTokens)
+        );
+        assert_eq!(
+            Route::resolve(&Method::DELETE, "/upload-tokens/to123").ok(),
+            Some(Route::DeleteToken("to123"))
+        );
+        assert_eq!(
+            Route::resolve(&Method::POST, "/auth/refresh").ok(),
+            Some(Route::Refresh)
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405() {
+        assert!(matches!(
+            Route::resolve(&Method::GET, "/nope"),
+            Err(ApiError::UnknownRoute)
+        ));
+        assert!(matches!(
+            Route::resolve(&Method::GET, "/upload-tokens/a/b"),
+            Err(ApiError::UnknownRoute)
+        ));
+        assert!(matches!(
+            Route::resolve(&Method::PUT, "/upload-tokens"),
+            Err(ApiError::MethodNotAllowed("GET, POST"))
+        ));
+        assert!(matches!(
+            Route::resolve(&Method::GET, "/auth/api-key"),
+            Err(ApiError::MethodNotAllowed("POST"))
+        ));
+    }
+}

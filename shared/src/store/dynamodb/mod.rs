@@ -1,0 +1,422 @@
+//! The DynamoDB adapter: one on-demand table, native TTL, two sparse GSIs for listings.
+//!
+//! - Reads of single items are strongly consistent and re-check expiry: native TTL deletes
+//!   hours or days late.
+//! - Every create is a conditional put (`attribute_not_exists(pk)`): nothing is overwritten.
+//! - Listings Query a per-project GSI in the requested order, never Scan. Expired tokens are
+//!   excluded by the key condition on the expiry index, and by a filter on the creation index.
+
+mod items;
+pub mod schema;
+
+use super::{
+    ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
+    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter,
+};
+use crate::auth::SecretHash;
+use crate::domain::{KeyId, ListQuery, ProjectId, SortBy, SortOrder, TokenId, UploadToken};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use items::{Item, attr};
+use schema::{
+    BY_CREATED_INDEX, BY_EXPIRY_INDEX, EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK, PROJECT_ID,
+};
+use std::collections::HashMap;
+
+/// DynamoDB-backed store over one table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// Largest number of items asked for in one Query page.
+const QUERY_PAGE_LIMIT: i32 = 1000;
+
+impl DynamoStore {
+    /// A store over `table`, through an already configured client (built once per process).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Counts the project's tokens active at `now`, by the expiry index's key condition.
+    async fn count_active(
+        &self,
+        project: &ProjectId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_EXPIRY_INDEX)
+                .key_condition_expression("#lp = :lp AND #sk > :now")
+                .expression_attribute_names("#lp", LIST_PK)
+                .expression_attribute_names("#sk", EXPIRY_SK)
+                .expression_attribute_values(":lp", attr::s(items::list_pk(project)))
+                .expression_attribute_values(":now", attr::s(items::expiry_floor(now)))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            total += u64::try_from(out.count()).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Reads the page: skips `query.offset()` active tokens in order, then takes up to a page.
+    async fn page(
+        &self,
+        project: &ProjectId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError> {
+        let mut to_skip = query.offset();
+        let want = query.limit();
+        let mut tokens = Vec::with_capacity(want);
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let needed = to_skip.saturating_add(want.saturating_sub(tokens.len()) as u64);
+            let limit = i32::try_from(needed)
+                .unwrap_or(i32::MAX)
+                .min(QUERY_PAGE_LIMIT);
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#lp", LIST_PK)
+                .expression_attribute_values(":lp", attr::s(items::list_pk(project)))
+                .scan_index_forward(query.sort_order() == SortOrder::Asc)
+                .limit(limit)
+                .set_exclusive_start_key(start.take());
+            request = match query.sort_by() {
+                SortBy::Ttl => request
+                    .index_name(BY_EXPIRY_INDEX)
+                    .key_condition_expression("#lp = :lp AND #sk > :now")
+                    .expression_attribute_names("#sk", EXPIRY_SK)
+                    .expression_attribute_values(":now", attr::s(items::expiry_floor(now))),
+                SortBy::CreatedAt => request
+                    .index_name(BY_CREATED_INDEX)
+                    .key_condition_expression("#lp = :lp")
+                    .filter_expression("attribute_not_exists(#exp) OR #exp > :nowms")
+                    .expression_attribute_names("#exp", EXPIRES_AT_MS)
+                    .expression_attribute_values(":nowms", attr::n(now.timestamp_millis())),
+            };
+            let out = request.send().await.map_err(StoreError::backend)?;
+            for raw in out.items.unwrap_or_default() {
+                let token = Item(raw).token()?;
+                // Both index conditions already exclude expired tokens; keep the rule in one
+                // place anyway so a future index change cannot leak one.
+                if !token.is_active(now) {
+                    continue;
+                }
+                if to_skip > 0 {
+                    to_skip -= 1;
+                } else {
+                    tokens.push(token);
+                    if tokens.len() == want {
+                        return Ok(tokens);
+                    }
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(tokens),
+            }
+        }
+    }
+}
+
+/// Whether an SDK error is a failed condition (the item was not in the expected state).
+fn condition_failed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// Whether a transaction was cancelled because one of its conditions failed.
+fn transaction_condition_failed<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    err.as_service_error()
+        .and_then(|e| match e {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+            _ => None,
+        })
+        .is_some_and(|c| {
+            c.cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        })
+}
+
+#[async_trait]
+impl TokenWriter for DynamoStore {
+    async fn insert_token(&self, token: &UploadToken) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::token_item(token)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenReader for DynamoStore {
+    async fn get_token(
+        &self,
+        project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::token_pk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        let Some(raw) = out.item else {
+            return Ok(None);
+        };
+        let token = Item(raw).token()?;
+        Ok((token.project_id == *project && token.is_active(now)).then_some(token))
+    }
+}
+
+#[async_trait]
+impl TokenLister for DynamoStore {
+    async fn list_tokens(
+        &self,
+        project: &ProjectId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPage, StoreError> {
+        let (total, tokens) = tokio::try_join!(
+            self.count_active(project, now),
+            self.page(project, query, now)
+        )?;
+        Ok(TokenPage { tokens, total })
+    }
+}
+
+#[async_trait]
+impl TokenDeleter for DynamoStore {
+    async fn delete_token(
+        &self,
+        project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::token_pk(id)))
+            .condition_expression("#p = :p AND (attribute_not_exists(#exp) OR #exp > :now)")
+            .expression_attribute_names("#p", PROJECT_ID)
+            .expression_attribute_names("#exp", EXPIRES_AT_MS)
+            .expression_attribute_values(":p", attr::s(project.as_str()))
+            .expression_attribute_values(":now", attr::n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ApiKeyReader for DynamoStore {
+    async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.get_key_item(items::key_hash_pk(hash)).await
+    }
+
+    async fn api_key_by_id(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.get_key_item(items::key_id_pk(id)).await
+    }
+}
+
+impl DynamoStore {
+    async fn get_key_item(&self, pk: String) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        out.item.map(|raw| Item(raw).api_key()).transpose()
+    }
+}
+
+#[async_trait]
+impl ApiKeyAdmin for DynamoStore {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        // Two items, written together: one found by the key's hash (Basic auth), one by its id
+        // (access tokens, revocation).
+        let put = |pk: String| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(items::api_key_item(pk, key)))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .map_err(StoreError::backend)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(items::key_hash_pk(&key.hash))?)
+            .transact_items(put(items::key_id_pk(&key.key_id))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn revoke_api_key(&self, id: &KeyId) -> Result<bool, StoreError> {
+        let Some(key) = self.api_key_by_id(id).await? else {
+            return Ok(false);
+        };
+        let delete = |pk: String| -> Result<TransactWriteItem, StoreError> {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key(PK, attr::s(pk))
+                .build()
+                .map_err(StoreError::backend)?;
+            Ok(TransactWriteItem::builder().delete(delete).build())
+        };
+        // Refresh tokens of this key need no deleting: refreshing checks that the key still
+        // exists, and native TTL removes them later.
+        self.client
+            .transact_write_items()
+            .transact_items(delete(items::key_id_pk(id))?)
+            .transact_items(delete(items::key_hash_pk(&key.hash))?)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(true)
+    }
+
+    async fn list_api_keys(
+        &self,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        // An operator command over a handful of items: a filtered Scan is the honest tool.
+        let mut keys = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut request = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(#pk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":prefix", attr::s(items::KEY_ID_PREFIX))
+                .set_exclusive_start_key(start.take());
+            if let Some(p) = project {
+                request = request
+                    .filter_expression("begins_with(#pk, :prefix) AND #p = :p")
+                    .expression_attribute_names("#p", PROJECT_ID)
+                    .expression_attribute_values(":p", attr::s(p.as_str()));
+            }
+            let out = request.send().await.map_err(StoreError::backend)?;
+            for raw in out.items.unwrap_or_default() {
+                keys.push(Item(raw).api_key()?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        keys.sort_by(|a, b| (a.created_at, &a.key_id).cmp(&(b.created_at, &b.key_id)));
+        Ok(keys)
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for DynamoStore {
+    async fn insert_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::refresh_item(record)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn take_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::refresh_pk(hash)))
+            .condition_expression("attribute_exists(#pk) AND #exp > :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT_MS)
+            .expression_attribute_values(":now", attr::n(now.timestamp_millis()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(|raw| Item(raw).refresh()).transpose(),
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The table's schema, in one place: [`create_table`] (used by the admin command and the tests)
+//! builds it from these constants, and a test checks `template.yaml` declares the same.
+
+use super::StoreError;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use std::time::Duration;
+
+/// Partition key of every item: `TOKEN#<id>`, `APIKEY#<hash>`, `KEYID#<id>`, `REFRESH#<hash>`.
+pub const PK: &str = "pk";
+/// Owning project of tokens and keys.
+pub const PROJECT_ID: &str = "projectId";
+/// Expiry in epoch milliseconds, the attribute reads compare against `now`.
+pub const EXPIRES_AT_MS: &str = "expiresAtMs";
+/// Native TTL attribute (epoch seconds, rounded up); absent on items that never expire.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+/// GSI partition key of token items: `TOKENS#<projectId>` (absent on other items: sparse).
+pub const LIST_PK: &str = "listPk";
+/// GSI sort key in creation order (a ULID).
+pub const CREATED_SK: &str = "createdSk";
+/// GSI sort key in expiry order: 15-digit expiry milliseconds (all 9s when never) `#` token id.
+pub const EXPIRY_SK: &str = "expirySk";
+/// Index listing a project's tokens by creation.
+pub const BY_CREATED_INDEX: &str = "tokensByCreated";
+/// Index listing a project's tokens by remaining lifetime.
+pub const BY_EXPIRY_INDEX: &str = "tokensByExpiry";
+
+/// Key attributes and their types (all strings).
+pub const KEY_ATTRIBUTES: &[&str] = &[PK, LIST_PK, CREATED_SK, EXPIRY_SK];
+
+/// Global secondary indexes: (name, partition key, sort key); all project every attribute.
+pub const INDEXES: &[(&str, &str, &str)] = &[
+    (BY_CREATED_INDEX, LIST_PK, CREATED_SK),
+    (BY_EXPIRY_INDEX, LIST_PK, EXPIRY_SK),
+];
+
+/// Creates the table (on-demand, both GSIs), waits until it is active, and turns on native TTL.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(StoreError::backend)
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(PK, KeyType::Hash)?);
+    for name in KEY_ATTRIBUTES {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(*name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(StoreError::backend)?,
+        );
+    }
+    for (name, hash, range) in INDEXES {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(*name)
+                .key_schema(key(hash, KeyType::Hash)?)
+                .key_schema(key(range, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(StoreError::backend)?,
+        );
+    }
+    request.send().await.map_err(StoreError::backend)?;
+    wait_active(client, table).await?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(StoreError::backend)?,
+        )
+        .send()
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(())
+}
+
+async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::TableStatus;
+    for _ in 0..300 {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        let table = out.table();
+        let indexes_active = table
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .all(|i| i.index_status() == Some(&aws_sdk_dynamodb::types::IndexStatus::Active));
+        if table.and_then(|t| t.table_status()) == Some(&TableStatus::Active) && indexes_active {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(StoreError::Corrupt(format!(
+        "table {table} did not become active in 5 minutes"
+    )))
+}

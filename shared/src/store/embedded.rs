@@ -1,0 +1,494 @@
+//! The embedded adapter: SQLite on local disk (rusqlite, bundled: nothing to install).
+//!
+//! Why SQLite rather than a key-value store: listings need two orders, offset pages and a count
+//! over rows filtered by expiry; SQLite does that with two indexes and plain SQL, and its WAL
+//! journal with `synchronous=FULL` makes every committed write survive a crash or power loss.
+//! Several processes (the local server and the admin command) may open the same file.
+
+use super::{
+    ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
+    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter,
+};
+use crate::auth::SecretHash;
+use crate::domain::{KeyId, ListQuery, ProjectId, SortBy, SortOrder, TokenId, Ttl, UploadToken};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "upload-tokens.db";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE upload_tokens (
+        id             TEXT PRIMARY KEY,
+        project_id     TEXT NOT NULL,
+        ttl            INTEGER NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        creation_order TEXT NOT NULL,
+        -- NULL: never expires. Sorted as the largest value by the expiry index.
+        expires_ms     INTEGER
+    ) STRICT;
+    CREATE INDEX upload_tokens_by_created ON upload_tokens (project_id, creation_order);
+    CREATE INDEX upload_tokens_by_expiry
+        ON upload_tokens (project_id, ifnull(expires_ms, 9223372036854775807), id);
+    CREATE TABLE api_keys (
+        key_id     TEXT PRIMARY KEY,
+        key_hash   BLOB NOT NULL UNIQUE,
+        project_id TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE refresh_tokens (
+        token_hash BLOB PRIMARY KEY,
+        key_id     TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL
+    ) STRICT;
+"#];
+
+/// SQLite-backed store. Cheap to clone; one connection serialised behind a mutex, used from
+/// tokio's blocking pool.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmbeddedStore")
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the database in `data_dir`, migrates it, and drops rows that
+    /// expired (reads filter them anyway; this only keeps the file small).
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(StoreError::backend)?;
+        let mut conn =
+            Connection::open(data_dir.join(DATABASE_FILE)).map_err(StoreError::backend)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(StoreError::backend)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(StoreError::backend)?;
+        migrate(&mut conn).map_err(StoreError::backend)?;
+        let now = Utc::now().timestamp_millis();
+        conn.execute(
+            "DELETE FROM upload_tokens WHERE expires_ms IS NOT NULL AND expires_ms <= ?1",
+            [now],
+        )
+        .map_err(StoreError::backend)?;
+        conn.execute("DELETE FROM refresh_tokens WHERE expires_ms <= ?1", [now])
+            .map_err(StoreError::backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection in the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let done: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()
+}
+
+fn sql_err(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::AlreadyExists
+        }
+        other => StoreError::backend(other),
+    }
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
+}
+
+const TOKEN_COLUMNS: &str = "id, project_id, ttl, created_ms, creation_order";
+
+/// Raw columns of a token row, decoded outside rusqlite's closure so errors stay typed.
+struct TokenRow {
+    id: String,
+    project_id: String,
+    ttl: i64,
+    created_ms: i64,
+    creation_order: String,
+}
+
+impl TokenRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            project_id: row.get(1)?,
+            ttl: row.get(2)?,
+            created_ms: row.get(3)?,
+            creation_order: row.get(4)?,
+        })
+    }
+
+    fn decode(self) -> Result<UploadToken, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("token {}: {what}", self.id));
+        Ok(UploadToken {
+            id: TokenId::parse(&self.id).map_err(|_| corrupt("id"))?,
+            project_id: ProjectId::parse(&self.project_id).map_err(|_| corrupt("project"))?,
+            ttl: u32::try_from(self.ttl)
+                .ok()
+                .and_then(|s| Ttl::from_seconds(s).ok())
+                .ok_or_else(|| corrupt("ttl"))?,
+            created_at: from_millis(self.created_ms)?,
+            creation_order: self
+                .creation_order
+                .parse()
+                .map_err(|_| corrupt("creation order"))?,
+        })
+    }
+}
+
+#[async_trait]
+impl TokenWriter for EmbeddedStore {
+    async fn insert_token(&self, token: &UploadToken) -> Result<(), StoreError> {
+        let t = token.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO upload_tokens (id, project_id, ttl, created_ms, creation_order, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    t.id.as_str(),
+                    t.project_id.as_str(),
+                    t.ttl.seconds(),
+                    millis(t.created_at),
+                    t.creation_order.to_string(),
+                    t.expires_at().map(millis),
+                ],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenReader for EmbeddedStore {
+    async fn get_token(
+        &self,
+        project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError> {
+        let (project, id) = (project.clone(), id.clone());
+        self.with_conn(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM upload_tokens
+                     WHERE id = ?1 AND project_id = ?2
+                       AND (expires_ms IS NULL OR expires_ms > ?3)"
+                ),
+                params![id.as_str(), project.as_str(), millis(now)],
+                TokenRow::read,
+            )
+            .optional()
+            .map_err(StoreError::backend)?
+            .map(TokenRow::decode)
+            .transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenLister for EmbeddedStore {
+    async fn list_tokens(
+        &self,
+        project: &ProjectId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPage, StoreError> {
+        let order = match (query.sort_by(), query.sort_order()) {
+            (SortBy::CreatedAt, SortOrder::Asc) => "creation_order ASC",
+            (SortBy::CreatedAt, SortOrder::Desc) => "creation_order DESC",
+            (SortBy::Ttl, SortOrder::Asc) => "ifnull(expires_ms, 9223372036854775807) ASC, id ASC",
+            (SortBy::Ttl, SortOrder::Desc) => {
+                "ifnull(expires_ms, 9223372036854775807) DESC, id DESC"
+            }
+        };
+        let project = project.clone();
+        let limit = i64::from(query.page_size.get());
+        // Offsets past i64::MAX cannot match anything; clamp instead of failing.
+        let offset = i64::try_from(query.offset()).unwrap_or(i64::MAX);
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(StoreError::backend)?;
+            let active = "project_id = ?1 AND (expires_ms IS NULL OR expires_ms > ?2)";
+            let total: i64 = tx
+                .query_row(
+                    &format!("SELECT count(*) FROM upload_tokens WHERE {active}"),
+                    params![project.as_str(), millis(now)],
+                    |r| r.get(0),
+                )
+                .map_err(StoreError::backend)?;
+            let rows = {
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "SELECT {TOKEN_COLUMNS} FROM upload_tokens WHERE {active}
+                         ORDER BY {order} LIMIT ?3 OFFSET ?4"
+                    ))
+                    .map_err(StoreError::backend)?;
+                stmt.query_map(
+                    params![project.as_str(), millis(now), limit, offset],
+                    TokenRow::read,
+                )
+                .map_err(StoreError::backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(StoreError::backend)?
+            };
+            tx.commit().map_err(StoreError::backend)?;
+            Ok(TokenPage {
+                tokens: rows
+                    .into_iter()
+                    .map(TokenRow::decode)
+                    .collect::<Result<_, _>>()?,
+                total: u64::try_from(total).unwrap_or(0),
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenDeleter for EmbeddedStore {
+    async fn delete_token(
+        &self,
+        project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (project, id) = (project.clone(), id.clone());
+        self.with_conn(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM upload_tokens WHERE id = ?1 AND project_id = ?2
+                       AND (expires_ms IS NULL OR expires_ms > ?3)",
+                    params![id.as_str(), project.as_str(), millis(now)],
+                )
+                .map_err(StoreError::backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+/// Raw columns of an api_keys row.
+struct KeyRow {
+    key_id: String,
+    key_hash: Vec<u8>,
+    project_id: String,
+    created_ms: i64,
+}
+
+const KEY_COLUMNS: &str = "key_id, key_hash, project_id, created_ms";
+
+impl KeyRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            key_id: row.get(0)?,
+            key_hash: row.get(1)?,
+            project_id: row.get(2)?,
+            created_ms: row.get(3)?,
+        })
+    }
+
+    fn decode(self) -> Result<ApiKeyRecord, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("api key {}: {what}", self.key_id));
+        Ok(ApiKeyRecord {
+            key_id: KeyId::parse(&self.key_id).map_err(|_| corrupt("id"))?,
+            project_id: ProjectId::parse(&self.project_id).map_err(|_| corrupt("project"))?,
+            hash: SecretHash::from_bytes(&self.key_hash).ok_or_else(|| corrupt("hash"))?,
+            created_at: from_millis(self.created_ms)?,
+        })
+    }
+}
+
+#[async_trait]
+impl ApiKeyReader for EmbeddedStore {
+    async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let hash = hash.clone();
+        self.with_conn(move |c| {
+            c.query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"),
+                [hash.as_bytes().as_slice()],
+                KeyRow::read,
+            )
+            .optional()
+            .map_err(StoreError::backend)?
+            .map(KeyRow::decode)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn api_key_by_id(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let id = id.clone();
+        self.with_conn(move |c| {
+            c.query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"),
+                [id.as_str()],
+                KeyRow::read,
+            )
+            .optional()
+            .map_err(StoreError::backend)?
+            .map(KeyRow::decode)
+            .transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ApiKeyAdmin for EmbeddedStore {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let k = key.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (key_id, key_hash, project_id, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    k.key_id.as_str(),
+                    k.hash.as_bytes().as_slice(),
+                    k.project_id.as_str(),
+                    millis(k.created_at)
+                ],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, id: &KeyId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(StoreError::backend)?;
+            let n = tx
+                .execute("DELETE FROM api_keys WHERE key_id = ?1", [id.as_str()])
+                .map_err(StoreError::backend)?;
+            tx.execute(
+                "DELETE FROM refresh_tokens WHERE key_id = ?1",
+                [id.as_str()],
+            )
+            .map_err(StoreError::backend)?;
+            tx.commit().map_err(StoreError::backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn list_api_keys(
+        &self,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let project = project.map(|p| p.as_str().to_owned());
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE ?1 IS NULL OR project_id = ?1
+                     ORDER BY created_ms, key_id"
+                ))
+                .map_err(StoreError::backend)?;
+            let rows = stmt
+                .query_map([project], KeyRow::read)
+                .map_err(StoreError::backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(StoreError::backend)?;
+            rows.into_iter().map(KeyRow::decode).collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for EmbeddedStore {
+    async fn insert_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        let r = record.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO refresh_tokens (token_hash, key_id, project_id, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    r.hash.as_bytes().as_slice(),
+                    r.key_id.as_str(),
+                    r.project_id.as_str(),
+                    millis(r.expires_at)
+                ],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let hash = hash.clone();
+        self.with_conn(move |c| {
+            let row = c
+                .query_row(
+                    "DELETE FROM refresh_tokens WHERE token_hash = ?1 AND expires_ms > ?2
+                     RETURNING key_id, project_id, expires_ms",
+                    params![hash.as_bytes().as_slice(), millis(now)],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(StoreError::backend)?;
+            row.map(|(key_id, project_id, expires_ms)| {
+                Ok(RefreshRecord {
+                    hash: hash.clone(),
+                    key_id: KeyId::parse(&key_id)
+                        .map_err(|_| StoreError::Corrupt("refresh token key".into()))?,
+                    project_id: ProjectId::parse(&project_id)
+                        .map_err(|_| StoreError::Corrupt("refresh token project".into()))?,
+                    expires_at: from_millis(expires_ms)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+}

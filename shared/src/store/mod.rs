@@ -1,0 +1,151 @@
+//! Storage, split by capability so each handler asks only for what it uses, and its adapters:
+//! [`dynamodb`] (production, native TTL) and [`embedded`] (SQLite on local disk).
+//!
+//! Every read takes `now` and filters out what has expired at that instant: neither DynamoDB's
+//! native TTL (hours to days late) nor the embedded store's housekeeping is relied on for
+//! correctness.
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+mod records;
+
+use crate::auth::SecretHash;
+use crate::domain::{KeyId, ListQuery, ProjectId, TokenId, UploadToken};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use records::{ApiKeyRecord, RefreshRecord, TokenPage};
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A create found an item with the same key: nothing was overwritten.
+    #[error("an item with this key already exists")]
+    AlreadyExists,
+    /// An item read back from the store does not decode (corruption or an incompatible writer).
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+    /// The backend failed (network, throttling, disk...). The source carries the details for the
+    /// log; clients only ever see a generic 500.
+    #[error("store backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// Creates upload tokens.
+#[async_trait]
+pub trait TokenWriter: Send + Sync {
+    /// Stores a new token; fails with [`StoreError::AlreadyExists`] rather than overwrite.
+    async fn insert_token(&self, token: &UploadToken) -> Result<(), StoreError>;
+}
+
+/// Reads one upload token.
+#[async_trait]
+pub trait TokenReader: Send + Sync {
+    /// The token if it exists, belongs to `project`, and is active at `now` (strongly consistent).
+    async fn get_token(
+        &self,
+        project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError>;
+}
+
+/// Lists a project's upload tokens.
+#[async_trait]
+pub trait TokenLister: Send + Sync {
+    /// One page of the project's tokens active at `now`, in the query's order, and how many
+    /// active tokens there are in all. Ties are broken by token id.
+    async fn list_tokens(
+        &self,
+        project: &ProjectId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPage, StoreError>;
+}
+
+/// Deletes upload tokens.
+#[async_trait]
+pub trait TokenDeleter: Send + Sync {
+    /// Deletes the token if it exists, belongs to `project` and is active at `now`; tells whether
+    /// it did. Atomic: of two concurrent deletes exactly one returns `true`.
+    async fn delete_token(
+        &self,
+        project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Looks up API keys.
+#[async_trait]
+pub trait ApiKeyReader: Send + Sync {
+    /// The key whose secret hashes to `hash`. The caller still compares hashes in constant time.
+    async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// The key with this id, if not revoked.
+    async fn api_key_by_id(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
+}
+
+/// Administers API keys.
+#[async_trait]
+pub trait ApiKeyAdmin: Send + Sync {
+    /// Registers a key; [`StoreError::AlreadyExists`] if its id or hash is taken.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// Revokes a key; tells whether it existed. Access and refresh tokens obtained with it stop
+    /// working at once.
+    async fn revoke_api_key(&self, id: &KeyId) -> Result<bool, StoreError>;
+
+    /// Every key of a project (or of all projects), oldest first. For operators, not hot paths.
+    async fn list_api_keys(
+        &self,
+        project: Option<&ProjectId>,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError>;
+}
+
+/// Keeps refresh tokens, each usable once.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores a new refresh token.
+    async fn insert_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError>;
+
+    /// Removes and returns the refresh token with this hash if it is unexpired at `now`.
+    /// Atomic: of two concurrent uses of one token, exactly one gets it.
+    async fn take_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RefreshRecord>, StoreError>;
+}
+
+/// Everything an adapter provides; what the local server and tests hand to the handlers.
+pub trait Store:
+    TokenWriter
+    + TokenReader
+    + TokenLister
+    + TokenDeleter
+    + ApiKeyReader
+    + ApiKeyAdmin
+    + RefreshTokenStore
+{
+}
+
+impl<T> Store for T where
+    T: TokenWriter
+        + TokenReader
+        + TokenLister
+        + TokenDeleter
+        + ApiKeyReader
+        + ApiKeyAdmin
+        + RefreshTokenStore
+{
+}
