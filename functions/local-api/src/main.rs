@@ -1,1 +1,72 @@
-fn main() {}
+//! `local-api`: run every endpoint on this machine. See `--help`.
+
+use clap::Parser;
+use local_api::{Options, StoreKind, start};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let options = Options::parse();
+    let store = match options.store.store {
+        StoreKind::Embedded => format!("SQLite in {}", options.store.data_dir.display()),
+        StoreKind::Aws => format!(
+            "DynamoDB table {}",
+            options.store.table.as_deref().unwrap_or("?")
+        ),
+    };
+    let server = match start(options).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("local-api: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("upload-tokens local API on {} ({store})", server.url());
+    println!("project: {}", server.project.project_id);
+    println!("API key: {}", server.project.api_key.expose());
+    println!(
+        "try:     curl -u '{}:' -H 'Content-Type: application/json' -d '{{\"ttl\":3600}}' {}/upload-tokens",
+        server.project.api_key.expose(),
+        server.url()
+    );
+    println!("Ctrl-C stops it.");
+    wait_for_stop_signal().await;
+    println!("stopping...");
+    match server.stop().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("local-api: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what container runtimes send).
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// `/auth/api-key` or `/auth/refresh` with credentials that do not check out.
     #[error("invalid credentials")]
     InvalidCredentials(&'static str),
+    /// The body is larger than this deployment accepts.
+    #[error("payload too large")]
+    PayloadTooLarge(String),
     /// No such resource visible to the caller.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -103,6 +106,10 @@ impl ApiError {
                 404,
             )
             .with_name(name),
+            ApiError::PayloadTooLarge(detail) => {
+                Problem::new("payload-too-large", "The request body is too large.", 413)
+                    .with_detail(detail.clone())
+            }
             ApiError::UnknownRoute => {
                 Problem::new("unrecognized-request-url", "Unrecognized request URL.", 404)
             }

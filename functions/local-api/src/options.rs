@@ -1,0 +1,67 @@
+//! Command-line flags (each with an environment variable). `--addr`, `--data-dir` and
+//! `--api-key` are a public interface: keep them stable.
+
+use clap::{Args, Parser, ValueEnum};
+use std::path::PathBuf;
+
+/// Where tokens and keys are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// SQLite in the data directory: nothing to install.
+    Embedded,
+    /// A DynamoDB table, configured the standard AWS way.
+    Aws,
+}
+
+/// Store selection, shared with the admin command.
+#[derive(Debug, Clone, Args)]
+pub struct StoreOptions {
+    /// Where state lives: the SQLite database, the default project's key, the signing secret.
+    #[arg(long, env = "UPLOAD_TOKENS_DATA_DIR", default_value = ".local-data")]
+    pub data_dir: PathBuf,
+
+    /// `embedded` (SQLite in --data-dir) or `aws` (DynamoDB --table).
+    #[arg(long, env = "UPLOAD_TOKENS_STORE", value_enum, default_value_t = StoreKind::Embedded)]
+    pub store: StoreKind,
+
+    /// DynamoDB table, with --store aws.
+    #[arg(long, env = "UPLOAD_TOKENS_TABLE")]
+    pub table: Option<String>,
+
+    /// With --store aws: create the table if it does not exist (handy against moto).
+    #[arg(long, env = "UPLOAD_TOKENS_CREATE_TABLE")]
+    pub create_table: bool,
+}
+
+/// Serve every upload-tokens endpoint locally.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "local-api", version, about)]
+pub struct Options {
+    /// Address to listen on.
+    #[arg(long, env = "UPLOAD_TOKENS_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+
+    /// Use this API key for the default project instead of the generated one.
+    #[arg(long, env = "UPLOAD_TOKENS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Store selection.
+    #[command(flatten)]
+    pub store: StoreOptions,
+}
+
+impl Options {
+    /// Defaults with a given data directory and address (tests, embedding).
+    pub fn new(data_dir: impl Into<PathBuf>, addr: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            api_key: None,
+            store: StoreOptions {
+                data_dir: data_dir.into(),
+                store: StoreKind::Embedded,
+                table: None,
+                create_table: false,
+            },
+        }
+    }
+}
