@@ -4,6 +4,9 @@ use serde_yaml::Value;
 use std::collections::BTreeSet;
 use upload_tokens_core::store::dynamodb::schema;
 
+/// (index name, key schema as (attribute, HASH|RANGE), projection type).
+type IndexShape = (String, Vec<(String, String)>, String);
+
 fn table_properties() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
         .expect("template.yaml is readable");
@@ -54,7 +57,7 @@ fn template_declares_the_key_attributes_the_code_uses() {
 #[test]
 fn template_declares_the_indexes_the_code_queries() {
     let props = table_properties();
-    let declared: Vec<(String, Vec<(String, String)>, String)> = props["GlobalSecondaryIndexes"]
+    let declared: Vec<IndexShape> = props["GlobalSecondaryIndexes"]
         .as_sequence()
         .expect("indexes")
         .iter()
@@ -69,7 +72,7 @@ fn template_declares_the_indexes_the_code_queries() {
             )
         })
         .collect();
-    let expected: Vec<(String, Vec<(String, String)>, String)> = schema::INDEXES
+    let expected: Vec<IndexShape> = schema::INDEXES
         .iter()
         .map(|(name, hash, range)| {
             (

@@ -62,7 +62,7 @@ pub(super) async fn principal_for_key(
     let Some(record) = app.store.api_key_by_hash(&presented).await? else {
         return Ok(None);
     };
-    Ok(record.hash.matches(&presented).then(|| Principal {
+    Ok(record.hash.matches(&presented).then_some(Principal {
         project_id: record.project_id,
         key_id: record.key_id,
     }))

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one:
+#   1. installs what the tests drive: a Python venv (.venv) with moto and the official Python
+#      client, and the official Node client (tests/clients/node_modules);
+#   2. checks formatting and clippy;
+#   3. starts a moto server (DynamoDB API) on a free 127.0.0.1 port;
+#   4. runs every workspace test, the DynamoDB ones against moto;
+#   5. stops moto, whatever happened.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python venv (.venv): moto server and the api.video client"
+stamp=.venv/.requirements.sha256
+want=$(sha256sum infra/requirements-test.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-test.txt
+  echo "$want" > "$stamp"
+else
+  echo "up to date"
+fi
+
+step "npm: the official Node client"
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "moto server on 127.0.0.1"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+mkdir -p target
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+trap stop_moto EXIT
+for _ in $(seq 1 100); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then
+    cat target/moto.log >&2
+    echo "moto server exited" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "moto on port $port (log: target/moto.log)"
+
+# Only these credentials and this endpoint: the suite never reaches a real AWS account.
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export UPLOAD_TOKENS_TEST_MOTO_URL="$AWS_ENDPOINT_URL"
+
+step "cargo test (every workspace test)"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
+status=${PIPESTATUS[0]}
+
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.log | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.log | awk '{s += $1} END {print s + 0}')
+echo
+echo "workspace: $passed passed, $failed failed"
+cd "$root"
+exit "$status"
