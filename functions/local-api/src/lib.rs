@@ -11,13 +11,44 @@ mod serve;
 
 pub use options::{Options, StoreKind, StoreOptions};
 pub use project::DefaultProject;
-pub use serve::{MAX_BODY_BYTES, Server, start};
+pub use serve::{LAMBDA_EVENT_LIMIT, MAX_BODY_BYTES, Server, start};
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use upload_tokens_core::store::blob::BlobStore;
+use upload_tokens_core::store::blob_files::FileBlobStore;
 use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 use upload_tokens_core::store::embedded::EmbeddedStore;
+use upload_tokens_core::store::s3::S3BlobStore;
 use upload_tokens_core::store::{Store, StoreError};
+
+/// Where uploaded files go.
+#[derive(Clone)]
+pub enum Blobs {
+    /// Files in the data directory, served by the local server itself.
+    Files(Arc<FileBlobStore>),
+    /// An S3 bucket; downloads are presigned URLs.
+    S3(Arc<S3BlobStore>),
+}
+
+impl Blobs {
+    /// As the handlers see it.
+    pub fn as_store(&self) -> Arc<dyn BlobStore> {
+        match self {
+            Blobs::Files(f) => f.clone(),
+            Blobs::S3(s) => s.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Blobs::Files(_) => "Blobs::Files",
+            Blobs::S3(_) => "Blobs::S3",
+        })
+    }
+}
 
 /// Why the local server (or the admin command) could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +82,27 @@ pub enum LocalError {
 /// Opens the store the options name: SQLite in the data directory, or the DynamoDB table
 /// (configured the standard AWS way: `AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
 pub async fn open_store(options: &StoreOptions) -> Result<Arc<dyn Store>, LocalError> {
+    Ok(open_stores(options, false).await?.0)
+}
+
+/// Opens the store and, with `with_blobs`, the blob store: files in the data directory, or the
+/// S3 bucket (`--bucket`, created if missing with `--create-table`).
+pub async fn open_stores(
+    options: &StoreOptions,
+    with_blobs: bool,
+) -> Result<(Arc<dyn Store>, Option<Blobs>), LocalError> {
     match options.store {
-        StoreKind::Embedded => Ok(Arc::new(EmbeddedStore::open(&options.data_dir)?)),
+        StoreKind::Embedded => {
+            let store = Arc::new(EmbeddedStore::open(&options.data_dir)?);
+            let blobs = if with_blobs {
+                Some(Blobs::Files(Arc::new(FileBlobStore::new(
+                    options.data_dir.join("blobs"),
+                )?)))
+            } else {
+                None
+            };
+            Ok((store, blobs))
+        }
         StoreKind::Aws => {
             let table = options.table.clone().ok_or_else(|| {
                 LocalError::Usage("--store aws needs --table (or UPLOAD_TOKENS_TABLE)".into())
@@ -62,9 +112,43 @@ pub async fn open_store(options: &StoreOptions) -> Result<Arc<dyn Store>, LocalE
             if options.create_table {
                 ensure_table(&client, &table).await?;
             }
-            Ok(Arc::new(DynamoStore::new(client, table)))
+            let blobs = match (with_blobs, &options.bucket) {
+                (false, _) => None,
+                (true, None) => {
+                    return Err(LocalError::Usage(
+                        "--store aws needs --bucket (or UPLOAD_TOKENS_BUCKET) for uploads".into(),
+                    ));
+                }
+                (true, Some(bucket)) => {
+                    let s3 = aws_sdk_s3::Client::from_conf(
+                        aws_sdk_s3::config::Builder::from(&config)
+                            .force_path_style(std::env::var("AWS_ENDPOINT_URL").is_ok())
+                            .build(),
+                    );
+                    if options.create_table {
+                        ensure_bucket(&s3, bucket).await?;
+                    }
+                    Some(Blobs::S3(Arc::new(S3BlobStore::new(s3, bucket.clone()))))
+                }
+            };
+            Ok((Arc::new(DynamoStore::new(client, table)), blobs))
         }
     }
+}
+
+/// Creates the bucket unless it exists.
+async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), LocalError> {
+    if client.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(());
+    }
+    tracing::info!(bucket, "creating S3 bucket");
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| LocalError::Store(StoreError::backend(e)))?;
+    Ok(())
 }
 
 /// Creates the table unless it exists.

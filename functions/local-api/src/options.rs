@@ -28,7 +28,11 @@ pub struct StoreOptions {
     #[arg(long, env = "UPLOAD_TOKENS_TABLE")]
     pub table: Option<String>,
 
-    /// With --store aws: create the table if it does not exist (handy against moto).
+    /// S3 bucket for uploaded files, with --store aws.
+    #[arg(long, env = "UPLOAD_TOKENS_BUCKET")]
+    pub bucket: Option<String>,
+
+    /// With --store aws: create the table (and bucket) if missing (handy against moto).
     #[arg(long, env = "UPLOAD_TOKENS_CREATE_TABLE")]
     pub create_table: bool,
 }
@@ -45,6 +49,19 @@ pub struct Options {
     #[arg(long, env = "UPLOAD_TOKENS_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
 
+    /// Refuse what API Gateway + Lambda would refuse: requests whose event exceeds 6,291,456
+    /// bytes once the body is base64-encoded (≈ 4.5 MiB of file), with a 413 problem.
+    #[arg(long, env = "UPLOAD_TOKENS_LAMBDA_LIMITS")]
+    pub lambda_limits: bool,
+
+    /// Largest file accepted by /upload, in bytes.
+    #[arg(long, env = "UPLOAD_TOKENS_MAX_UPLOAD_BYTES", default_value_t = 50 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// `Access-Control-Allow-Origin` of /upload.
+    #[arg(long, env = "UPLOAD_TOKENS_ALLOW_ORIGIN", default_value = "*")]
+    pub allow_origin: String,
+
     /// Store selection.
     #[command(flatten)]
     pub store: StoreOptions,
@@ -56,10 +73,14 @@ impl Options {
         Self {
             addr: addr.into(),
             api_key: None,
+            lambda_limits: false,
+            max_upload_bytes: 50 * 1024 * 1024 * 1024,
+            allow_origin: "*".into(),
             store: StoreOptions {
                 data_dir: data_dir.into(),
                 store: StoreKind::Embedded,
                 table: None,
+                bucket: None,
                 create_table: false,
             },
         }

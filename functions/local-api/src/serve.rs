@@ -1,20 +1,25 @@
 //! The HTTP server: axum only accepts connections and reads bodies; every request goes to the
-//! shared router and handlers.
+//! shared router and handlers. It also serves the files of the embedded blob store through
+//! signed `/downloads/{videoId}` links.
 
-use crate::{DefaultProject, LocalError, Options, open_store, secret};
+use crate::{Blobs, DefaultProject, LocalError, Options, open_stores, secret};
 use axum::body::Body;
 use axum::extract::State;
+use http::{HeaderValue, header};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upload_tokens_core::auth::AccessTokenSigner;
 use upload_tokens_core::domain::SystemClock;
-use upload_tokens_core::http::{self as handlers, ApiError, App};
+use upload_tokens_core::http::{self as handlers, ApiError, App, Media, UploadLimits};
 
 /// Largest request body accepted: the official uploader's largest chunk (128 MiB) plus room for
 /// the multipart envelope.
 pub const MAX_BODY_BYTES: usize = 130 * 1024 * 1024;
+
+/// What API Gateway hands Lambda at most: 6 MiB of event JSON, binary bodies in base64.
+pub const LAMBDA_EVENT_LIMIT: usize = 6_291_456;
 
 /// A running local server.
 #[derive(Debug)]
@@ -42,10 +47,17 @@ impl Server {
     }
 }
 
-/// Opens the store, ensures the default project, binds `options.addr` and serves in the
+struct Shared {
+    media: Media,
+    blobs: Blobs,
+    lambda_limits: bool,
+}
+
+/// Opens the stores, ensures the default project, binds `options.addr` and serves in the
 /// background.
 pub async fn start(options: Options) -> Result<Server, LocalError> {
-    let store = open_store(&options.store).await?;
+    let (store, blobs) = open_stores(&options.store, true).await?;
+    let blobs = blobs.ok_or_else(|| LocalError::Usage("no blob store".into()))?;
     let project = DefaultProject::ensure(
         &options.store.data_dir,
         store.as_ref(),
@@ -57,6 +69,15 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         clock: Arc::new(SystemClock),
         signer: AccessTokenSigner::new(secret::load_or_create(&options.store.data_dir)?),
     };
+    let media = Media {
+        app,
+        blobs: blobs.as_store(),
+        limits: UploadLimits {
+            max_file_bytes: options.max_upload_bytes,
+            allow_origin: options.allow_origin.clone(),
+            ..UploadLimits::default()
+        },
+    };
     let listener = tokio::net::TcpListener::bind(&options.addr)
         .await
         .map_err(|source| LocalError::Bind {
@@ -67,9 +88,14 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         addr: options.addr.clone(),
         source,
     })?;
+    let shared = Arc::new(Shared {
+        media,
+        blobs,
+        lambda_limits: options.lambda_limits,
+    });
     let router = axum::Router::new()
         .fallback(serve_request)
-        .with_state(Arc::new(app));
+        .with_state(shared);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -87,22 +113,87 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
 }
 
 async fn serve_request(
-    State(app): State<Arc<App>>,
+    State(shared): State<Arc<Shared>>,
     request: http::Request<Body>,
 ) -> http::Response<Body> {
     let (parts, body) = request.into_parts();
+    if let (&http::Method::GET, Some(video)) =
+        (&parts.method, parts.uri.path().strip_prefix("/downloads/"))
+    {
+        return download(&shared, video, parts.uri.query()).await;
+    }
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
-        Err(_) => return too_large(),
+        Err(_) => {
+            return too_large(format!(
+                "the local server accepts bodies up to {MAX_BODY_BYTES} bytes"
+            ));
+        }
     };
-    let response = handlers::dispatch(&app, &http::Request::from_parts(parts, bytes)).await;
-    response.map(Body::from)
+    if shared.lambda_limits {
+        let event = lambda_event_size(&parts.headers, parts.uri.to_string().len(), bytes.len());
+        if event > LAMBDA_EVENT_LIMIT {
+            return too_large(format!(
+                "behind API Gateway and Lambda this request would be a {event}-byte event, over \
+                 the {LAMBDA_EVENT_LIMIT}-byte limit: send chunks of at most 4 MiB"
+            ));
+        }
+    }
+    let request = http::Request::from_parts(parts, bytes);
+    handlers::dispatch(&shared.media, request)
+        .await
+        .map(Body::from)
 }
 
-fn too_large() -> http::Response<Body> {
-    ApiError::PayloadTooLarge(format!(
-        "the local server accepts bodies up to {MAX_BODY_BYTES} bytes"
-    ))
-    .into_response()
-    .map(Body::from)
+/// Size of the API Gateway (payload v2) event for a request: the body base64-encoded, the
+/// headers, the URI, and about a kilobyte of request context.
+fn lambda_event_size(headers: &http::HeaderMap, uri_len: usize, body_len: usize) -> usize {
+    let headers: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 6)
+        .sum();
+    body_len.div_ceil(3) * 4 + headers + 2 * uri_len + 1024
+}
+
+fn too_large(detail: String) -> http::Response<Body> {
+    ApiError::PayloadTooLarge(detail)
+        .into_response()
+        .map(Body::from)
+}
+
+/// Streams a completed file of the embedded blob store behind a signed link.
+async fn download(shared: &Shared, video: &str, query: Option<&str>) -> http::Response<Body> {
+    let record = match handlers::authorize_download(&shared.media, video, query).await {
+        Ok(record) => record,
+        Err(e) => return e.into_response().map(Body::from),
+    };
+    let Blobs::Files(files) = &shared.blobs else {
+        return ApiError::NotFound("video").into_response().map(Body::from);
+    };
+    let file = match tokio::fs::File::open(files.path(&record.blob_key())).await {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::error!(error = %e, "stored file unreadable");
+            return ApiError::NotFound("video").into_response().map(Body::from);
+        }
+    };
+    let length = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let mut response =
+        http::Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let name: String = record
+        .video
+        .title
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' || *c == ' ')
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }

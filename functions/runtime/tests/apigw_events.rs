@@ -8,12 +8,12 @@ use upload_tokens_core::domain::{KeyId, ProjectId, SystemClock};
 use upload_tokens_core::http::App;
 use upload_tokens_core::store::embedded::EmbeddedStore;
 use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord};
-use upload_tokens_runtime::{Endpoint, handle};
+use upload_tokens_runtime::{Deps, Endpoint, handle};
 
 /// The key the fixtures' `Authorization: Basic` header carries.
 const FIXTURE_KEY: &str = "fixture-api-key-0123456789";
 
-async fn app(dir: &tempfile::TempDir) -> App {
+async fn app(dir: &tempfile::TempDir) -> Deps {
     let store = EmbeddedStore::open(dir.path()).expect("store opens");
     let key = ApiKey::parse(FIXTURE_KEY).expect("valid key");
     store
@@ -25,11 +25,11 @@ async fn app(dir: &tempfile::TempDir) -> App {
         })
         .await
         .expect("key registered");
-    App {
+    Deps::Tokens(App {
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
         signer: AccessTokenSigner::new(SigningKey::new(vec![1u8; 32]).expect("long enough")),
-    }
+    })
 }
 
 fn event(name: &str, token: Option<&str>) -> lambda_http::Request {
@@ -48,7 +48,7 @@ fn json(response: &lambda_http::Response<Body>) -> serde_json::Value {
     }
 }
 
-async fn create(app: &App) -> String {
+async fn create(app: &Deps) -> String {
     let response = handle(
         app,
         Endpoint::CreateToken,

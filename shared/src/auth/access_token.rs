@@ -102,6 +102,23 @@ impl AccessTokenSigner {
         format!("{signed}.{sig}")
     }
 
+    /// A URL-safe HMAC of `message` (for signed download links).
+    pub fn sign(&self, message: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(message.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `signature` is [`sign`](Self::sign)'s for `message` (constant time).
+    pub fn verify_signature(&self, message: &str, signature: &str) -> bool {
+        let Ok(sig) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        let mut mac = self.mac();
+        mac.update(message.as_bytes());
+        mac.verify_slice(&sig).is_ok()
+    }
+
     /// The claims of a genuine token that is not expired at `now`.
     pub fn verify(
         &self,

@@ -52,12 +52,30 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// A request refused with a specific problem (uploads and videos build their own).
+    #[error("rejected: {}", .0.title)]
+    Rejected(Box<Problem>),
     /// The store failed; the client gets a generic 500, the log gets the cause.
     #[error("store failure")]
     Store(#[from] StoreError),
 }
 
 impl ApiError {
+    /// A 4xx with its own slug, title and detail, naming `name` if given.
+    pub fn reject(
+        status: u16,
+        slug: &str,
+        title: &str,
+        name: Option<&str>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut problem = Problem::new(slug, title, status);
+        if let Some(name) = name {
+            problem = problem.with_name(name);
+        }
+        Self::Rejected(Box::new(problem.with_detail(detail)))
+    }
+
     /// The problem document describing this error to the client (never internals).
     pub fn problem(&self) -> Problem {
         match self {
@@ -117,6 +135,7 @@ impl ApiError {
                 Problem::new("method-not-allowed", "Method not allowed.", 405)
                     .with_detail(format!("allowed methods: {allowed}"))
             }
+            ApiError::Rejected(problem) => (**problem).clone(),
             ApiError::Store(_) => Problem::new(
                 "internal-error",
                 "Something went wrong on our side; please retry.",

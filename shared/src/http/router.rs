@@ -2,8 +2,9 @@
 
 use super::respond::finish;
 use super::{
-    ApiError, App, Request, Response, create_token, delete_token, exchange_api_key, get_token,
-    list_tokens, refresh_session,
+    ApiError, Media, Request, Response, create_token, delete_token, delete_video, exchange_api_key,
+    get_token, get_video, list_tokens, refresh_session, update_video, upload, upload_preflight,
+    video_status,
 };
 use http::Method;
 
@@ -22,6 +23,18 @@ pub enum Route<'a> {
     ExchangeApiKey,
     /// `POST /auth/refresh`.
     Refresh,
+    /// `POST /upload`.
+    Upload,
+    /// `OPTIONS /upload` (CORS preflight).
+    UploadPreflight,
+    /// `GET /videos/{videoId}`.
+    GetVideo(&'a str),
+    /// `PATCH /videos/{videoId}`.
+    UpdateVideo(&'a str),
+    /// `DELETE /videos/{videoId}`.
+    DeleteVideo(&'a str),
+    /// `GET /videos/{videoId}/status`.
+    VideoStatus(&'a str),
 }
 
 impl<'a> Route<'a> {
@@ -45,6 +58,27 @@ impl<'a> Route<'a> {
                     _ => None,
                 },
             ),
+            ["upload"] => (
+                "POST, OPTIONS",
+                match *method {
+                    Method::POST => Some(Route::Upload),
+                    Method::OPTIONS => Some(Route::UploadPreflight),
+                    _ => None,
+                },
+            ),
+            ["videos", video] if !video.is_empty() => (
+                "GET, PATCH, DELETE",
+                match *method {
+                    Method::GET => Some(Route::GetVideo(video)),
+                    Method::PATCH => Some(Route::UpdateVideo(video)),
+                    Method::DELETE => Some(Route::DeleteVideo(video)),
+                    _ => None,
+                },
+            ),
+            ["videos", video, "status"] if !video.is_empty() => (
+                "GET",
+                (method == Method::GET).then_some(Route::VideoStatus(video)),
+            ),
             ["auth", "api-key"] => (
                 "POST",
                 (method == Method::POST).then_some(Route::ExchangeApiKey),
@@ -57,22 +91,30 @@ impl<'a> Route<'a> {
 }
 
 /// Serves any request: routes it, runs the handler, logs the outcome.
-pub async fn dispatch(app: &App, req: &Request) -> Response {
+pub async fn dispatch(media: &Media, req: Request) -> Response {
     let started = std::time::Instant::now();
-    let path = req.uri().path();
-    let response = match Route::resolve(req.method(), path) {
-        Ok(Route::CreateToken) => create_token(app, req).await,
-        Ok(Route::ListTokens) => list_tokens(app, req).await,
-        Ok(Route::GetToken(token)) => get_token(app, req, token).await,
-        Ok(Route::DeleteToken(token)) => delete_token(app, req, token).await,
-        Ok(Route::ExchangeApiKey) => exchange_api_key(app, req).await,
-        Ok(Route::Refresh) => refresh_session(app, req).await,
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let app = &media.app;
+    let response = match Route::resolve(&method, &path) {
+        Ok(Route::CreateToken) => create_token(app, &req).await,
+        Ok(Route::ListTokens) => list_tokens(app, &req).await,
+        Ok(Route::GetToken(token)) => get_token(app, &req, token).await,
+        Ok(Route::DeleteToken(token)) => delete_token(app, &req, token).await,
+        Ok(Route::ExchangeApiKey) => exchange_api_key(app, &req).await,
+        Ok(Route::Refresh) => refresh_session(app, &req).await,
+        Ok(Route::Upload) => upload(media, req).await,
+        Ok(Route::UploadPreflight) => upload_preflight(media),
+        Ok(Route::GetVideo(video)) => get_video(media, &req, video).await,
+        Ok(Route::UpdateVideo(video)) => update_video(media, &req, video).await,
+        Ok(Route::DeleteVideo(video)) => delete_video(media, &req, video).await,
+        Ok(Route::VideoStatus(video)) => video_status(media, &req, video).await,
         Err(e) => finish(Err(e)),
     };
     // Paths may hold a token: log the route's shape, never the token itself.
     tracing::info!(
-        method = %req.method(),
-        route = route_template(path),
+        method = %method,
+        route = route_template(&path),
         status = response.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
@@ -89,6 +131,9 @@ fn route_template(path: &str) -> &'static str {
     {
         ["upload-tokens"] => "/upload-tokens",
         ["upload-tokens", _] => "/upload-tokens/{token}",
+        ["upload"] => "/upload",
+        ["videos", _] => "/videos/{videoId}",
+        ["videos", _, "status"] => "/videos/{videoId}/status",
         ["auth", "api-key"] => "/auth/api-key",
         ["auth", "refresh"] => "/auth/refresh",
         _ => "(unknown)",

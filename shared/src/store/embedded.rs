@@ -7,10 +7,13 @@
 
 use super::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
-    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter,
+    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter, VideoRecord, VideoStore,
 };
 use crate::auth::SecretHash;
-use crate::domain::{KeyId, ListQuery, ProjectId, SortBy, SortOrder, TokenId, Ttl, UploadToken};
+use crate::domain::{
+    KeyId, ListQuery, ProjectId, ReceivedChunk, SortBy, SortOrder, TokenId, Ttl, UploadToken,
+    VideoId,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -22,7 +25,8 @@ use std::time::Duration;
 pub const DATABASE_FILE: &str = "upload-tokens.db";
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE upload_tokens (
         id             TEXT PRIMARY KEY,
         project_id     TEXT NOT NULL,
@@ -47,7 +51,26 @@ const MIGRATIONS: &[&str] = &[r#"
         project_id TEXT NOT NULL,
         expires_ms INTEGER NOT NULL
     ) STRICT;
-"#];
+"#,
+    r#"
+    CREATE TABLE videos (
+        id         TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        token_id   TEXT,
+        uploading  INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        version    INTEGER NOT NULL,
+        record     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX videos_uploading_by_token ON videos (token_id, created_ms) WHERE uploading = 1;
+    CREATE TABLE video_chunks (
+        video_id TEXT NOT NULL,
+        idx      INTEGER NOT NULL,
+        record   TEXT NOT NULL,
+        PRIMARY KEY (video_id, idx)
+    ) STRICT;
+"#,
+];
 
 /// SQLite-backed store. Cheap to clone; one connection serialised behind a mutex, used from
 /// tokio's blocking pool.
@@ -206,15 +229,38 @@ impl TokenReader for EmbeddedStore {
         id: &TokenId,
         now: DateTime<Utc>,
     ) -> Result<Option<UploadToken>, StoreError> {
-        let (project, id) = (project.clone(), id.clone());
+        self.token_where(id, Some(project), now).await
+    }
+
+    async fn find_token(
+        &self,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError> {
+        self.token_where(id, None, now).await
+    }
+}
+
+impl EmbeddedStore {
+    async fn token_where(
+        &self,
+        id: &TokenId,
+        project: Option<&ProjectId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError> {
+        let (id, project) = (id.clone(), project.cloned());
         self.with_conn(move |c| {
             c.query_row(
                 &format!(
                     "SELECT {TOKEN_COLUMNS} FROM upload_tokens
-                     WHERE id = ?1 AND project_id = ?2
+                     WHERE id = ?1 AND (?2 IS NULL OR project_id = ?2)
                        AND (expires_ms IS NULL OR expires_ms > ?3)"
                 ),
-                params![id.as_str(), project.as_str(), millis(now)],
+                params![
+                    id.as_str(),
+                    project.as_ref().map(ProjectId::as_str),
+                    millis(now)
+                ],
                 TokenRow::read,
             )
             .optional()
@@ -488,6 +534,183 @@ impl RefreshTokenStore for EmbeddedStore {
                 })
             })
             .transpose()
+        })
+        .await
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn video_from_row(record: &str, version: i64) -> Result<VideoRecord, StoreError> {
+    let mut video: VideoRecord = from_json(record)?;
+    video.version = u64::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?;
+    Ok(video)
+}
+
+fn sql_index(index: u64) -> Result<i64, StoreError> {
+    i64::try_from(index).map_err(|_| StoreError::Corrupt(format!("chunk index {index}")))
+}
+
+#[async_trait]
+impl VideoStore for EmbeddedStore {
+    async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError> {
+        let r = record.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO videos (id, project_id, token_id, uploading, created_ms, version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![
+                    r.video.id.as_str(),
+                    r.video.project_id.as_str(),
+                    r.video.token_id.as_ref().map(TokenId::as_str),
+                    r.is_uploading(),
+                    millis(r.video.created_at),
+                    to_json(&r)?,
+                ],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError> {
+        let id = id.clone();
+        self.with_conn(move |c| {
+            c.query_row(
+                "SELECT record, version FROM videos WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map_err(StoreError::backend)?
+            .map(|(record, version)| video_from_row(&record, version))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn update_video(
+        &self,
+        record: &VideoRecord,
+        chunk: Option<(u64, &ReceivedChunk)>,
+    ) -> Result<bool, StoreError> {
+        let r = record.clone();
+        let chunk = chunk.map(|(i, c)| (i, c.clone()));
+        self.with_conn(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::backend)?;
+            let expected = r
+                .version
+                .checked_sub(1)
+                .and_then(|v| i64::try_from(v).ok())
+                .ok_or_else(|| StoreError::Corrupt("update without a new version".into()))?;
+            let n = tx
+                .execute(
+                    "UPDATE videos SET uploading = ?2, version = version + 1, record = ?3
+                     WHERE id = ?1 AND version = ?4",
+                    params![
+                        r.video.id.as_str(),
+                        r.is_uploading(),
+                        to_json(&r)?,
+                        expected
+                    ],
+                )
+                .map_err(StoreError::backend)?;
+            if n != 1 {
+                return Ok(false);
+            }
+            if let Some((index, chunk)) = chunk {
+                let inserted = tx.execute(
+                    "INSERT INTO video_chunks (video_id, idx, record) VALUES (?1, ?2, ?3)",
+                    params![r.video.id.as_str(), sql_index(index)?, to_json(&chunk)?],
+                );
+                match inserted.map_err(sql_err) {
+                    Ok(_) => {}
+                    // Recorded by a concurrent writer: roll everything back.
+                    Err(StoreError::AlreadyExists) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.commit().map_err(StoreError::backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_chunk(
+        &self,
+        id: &VideoId,
+        index: u64,
+    ) -> Result<Option<ReceivedChunk>, StoreError> {
+        let id = id.clone();
+        self.with_conn(move |c| {
+            c.query_row(
+                "SELECT record FROM video_chunks WHERE video_id = ?1 AND idx = ?2",
+                params![id.as_str(), sql_index(index)?],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(StoreError::backend)?
+            .map(|text| from_json(&text))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(StoreError::backend)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM videos WHERE id = ?1 AND version = ?2",
+                    params![id.as_str(), sql_index(version)?],
+                )
+                .map_err(StoreError::backend)?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM video_chunks WHERE video_id = ?1",
+                [id.as_str()],
+            )
+            .map_err(StoreError::backend)?;
+            tx.commit().map_err(StoreError::backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn uploading_videos_of_token(
+        &self,
+        token: &TokenId,
+    ) -> Result<Vec<VideoRecord>, StoreError> {
+        let token = token.clone();
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT record, version FROM videos WHERE token_id = ?1 AND uploading = 1
+                     ORDER BY created_ms, id",
+                )
+                .map_err(StoreError::backend)?;
+            let rows = stmt
+                .query_map([token.as_str()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(StoreError::backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(StoreError::backend)?;
+            rows.iter()
+                .map(|(record, version)| video_from_row(record, *version))
+                .collect()
         })
         .await
     }

@@ -5,18 +5,23 @@
 //! native TTL (hours to days late) nor the embedded store's housekeeping is relied on for
 //! correctness.
 
+pub mod blob;
+#[cfg(feature = "embedded")]
+pub mod blob_files;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod records;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use crate::auth::SecretHash;
-use crate::domain::{KeyId, ListQuery, ProjectId, TokenId, UploadToken};
+use crate::domain::{KeyId, ListQuery, ProjectId, ReceivedChunk, TokenId, UploadToken, VideoId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use records::{ApiKeyRecord, RefreshRecord, TokenPage};
+pub use records::{ApiKeyRecord, RefreshRecord, TokenPage, VideoRecord};
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,14 @@ pub trait TokenReader: Send + Sync {
     async fn get_token(
         &self,
         project: &ProjectId,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError>;
+
+    /// The token if it exists and is active at `now`, whatever its project: how an upload,
+    /// which carries only the token, learns its project. Strongly consistent.
+    async fn find_token(
+        &self,
         id: &TokenId,
         now: DateTime<Utc>,
     ) -> Result<Option<UploadToken>, StoreError>;
@@ -127,6 +140,41 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> Result<Option<RefreshRecord>, StoreError>;
 }
 
+/// Keeps videos and the chunk records of their uploads.
+#[async_trait]
+pub trait VideoStore: Send + Sync {
+    /// Stores a new video (version 0); [`StoreError::AlreadyExists`] rather than overwrite.
+    async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError>;
+
+    /// The video, strongly consistent, whatever its project (callers check ownership).
+    async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError>;
+
+    /// Replaces the stored video if its version is still `record.version - 1`, and with `chunk`
+    /// also records that chunk under its index, atomically. `false` when another writer got
+    /// there first (the caller re-reads and decides again); nothing is written then.
+    async fn update_video(
+        &self,
+        record: &VideoRecord,
+        chunk: Option<(u64, &ReceivedChunk)>,
+    ) -> Result<bool, StoreError>;
+
+    /// The chunk recorded under `index` (part number or byte offset) for this video.
+    async fn get_chunk(
+        &self,
+        id: &VideoId,
+        index: u64,
+    ) -> Result<Option<ReceivedChunk>, StoreError>;
+
+    /// Deletes the video if its version is still `version`; `false` otherwise.
+    async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError>;
+
+    /// Videos created with `token` whose upload is not complete, oldest first.
+    async fn uploading_videos_of_token(
+        &self,
+        token: &TokenId,
+    ) -> Result<Vec<VideoRecord>, StoreError>;
+}
+
 /// Everything an adapter provides; what the local server and tests hand to the handlers.
 pub trait Store:
     TokenWriter
@@ -136,6 +184,7 @@ pub trait Store:
     + ApiKeyReader
     + ApiKeyAdmin
     + RefreshTokenStore
+    + VideoStore
 {
 }
 
@@ -147,5 +196,6 @@ impl<T> Store for T where
         + ApiKeyReader
         + ApiKeyAdmin
         + RefreshTokenStore
+        + VideoStore
 {
 }

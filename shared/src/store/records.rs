@@ -1,8 +1,10 @@
 //! What the stores hold besides upload tokens.
 
+use super::blob::BlobProgress;
 use crate::auth::SecretHash;
-use crate::domain::{KeyId, ProjectId, UploadToken};
+use crate::domain::{KeyId, ProjectId, UploadProgress, UploadToken, Video};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A project API key, as stored: never the key, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,4 +39,31 @@ pub struct TokenPage {
     pub tokens: Vec<UploadToken>,
     /// Active tokens of the project in all.
     pub total: u64,
+}
+
+/// A video as stored: its attributes, what was received of its file, where the bytes are, and a
+/// version that every change increments (changes are conditional on it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoRecord {
+    /// Attributes.
+    pub video: Video,
+    /// Received chunks, summarised.
+    pub progress: UploadProgress,
+    /// Assembly state of the blob.
+    pub blob: BlobProgress,
+    /// Version of this record: 0 when inserted, +1 on every update.
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl VideoRecord {
+    /// Key of the video's blob in the blob store.
+    pub fn blob_key(&self) -> String {
+        format!("videos/{}/source", self.video.id)
+    }
+
+    /// Whether an upload is under way (some chunks, not complete).
+    pub fn is_uploading(&self) -> bool {
+        !self.progress.completed
+    }
 }

@@ -65,6 +65,8 @@ pub fn table_name(test: &str) -> String {
 pub fn options(data_dir: &std::path::Path, kind: StoreKind, table: Option<String>) -> Options {
     let mut options = Options::new(data_dir, "127.0.0.1:0");
     options.store.store = kind;
+    // S3 bucket names: lowercase, digits and '-', like the table names made here.
+    options.store.bucket = table.as_ref().map(|t| t.to_lowercase());
     options.store.table = table;
     options.store.create_table = kind == StoreKind::Aws;
     options

@@ -8,6 +8,7 @@
 
 mod items;
 pub mod schema;
+mod videos;
 
 use super::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
@@ -215,6 +216,27 @@ impl TokenReader for DynamoStore {
         };
         let token = Item(raw).token()?;
         Ok((token.project_id == *project && token.is_active(now)).then_some(token))
+    }
+
+    async fn find_token(
+        &self,
+        id: &TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UploadToken>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::token_pk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        let Some(raw) = out.item else {
+            return Ok(None);
+        };
+        let token = Item(raw).token()?;
+        Ok(token.is_active(now).then_some(token))
     }
 }
 

@@ -1,0 +1,37 @@
+//! CORS for `/upload`: browsers upload straight to it from the page that holds the token.
+
+use super::{Response, respond};
+use http::{HeaderValue, header};
+
+const ALLOW_METHODS: &str = "POST, OPTIONS";
+const ALLOW_HEADERS: &str =
+    "content-range, content-type, authorization, av-origin-client, av-origin-app, av-origin-sdk";
+
+/// Adds `Access-Control-Allow-Origin` (the configured origin, `*` by default).
+pub fn allow_origin(mut response: Response, origin: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    response
+}
+
+/// The answer to a preflight `OPTIONS /upload`.
+pub fn preflight(origin: &str) -> Response {
+    let mut response = respond::no_content();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    allow_origin(response, origin)
+}

@@ -1,0 +1,82 @@
+//! Where uploaded bytes go: assembled chunk by chunk, whatever size the chunks have.
+
+use super::StoreError;
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Smallest S3 part other than the last (5 MiB): smaller remainders are staged until they grow.
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+
+/// One part of an S3 multipart upload, as recorded after it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobPart {
+    /// S3 part number, from 1.
+    pub number: u32,
+    /// The ETag S3 returned for it.
+    pub etag: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// How far the assembly of one blob has got. Stored with the video (and changed only by
+/// conditional writes): the adapter reads it, never keeps it in memory.
+///
+/// Every append writes to *new* locations (a new part number, a staged object named after the
+/// offset it ends at) so that a progress lost to a concurrent writer leaves the committed
+/// progress intact; [`BlobStore::release`] removes what the committed progress no longer needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobProgress {
+    /// S3 multipart upload id, once one was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// Parts written to the multipart upload, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<BlobPart>,
+    /// Bytes received but not yet in a part: they follow the parts.
+    #[serde(default)]
+    pub staged: u64,
+    /// Bytes accepted in all (parts + staged, or the whole blob once complete).
+    #[serde(default)]
+    pub written: u64,
+    /// The blob is complete and readable under its key.
+    #[serde(default)]
+    pub completed: bool,
+}
+
+/// Stores blobs assembled from chunks of any size (≥ 1 byte).
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Appends `chunk` to the blob under `key`, which `progress` (the last committed progress)
+    /// describes; with `last`, completes the blob. Returns the new progress, to be committed by
+    /// the caller with a conditional write. Must not disturb what `progress` refers to.
+    async fn append(
+        &self,
+        key: &str,
+        progress: &BlobProgress,
+        chunk: Bytes,
+        last: bool,
+    ) -> Result<BlobProgress, StoreError>;
+
+    /// After `new` was committed in place of `old`: removes what only `old` needed (such as
+    /// the previous staged remainder). Failures here leave garbage, never lose data.
+    async fn release(
+        &self,
+        key: &str,
+        old: &BlobProgress,
+        new: &BlobProgress,
+    ) -> Result<(), StoreError>;
+
+    /// Removes everything stored for `key`: the completed blob, an unfinished multipart upload,
+    /// staged remainders. Idempotent.
+    async fn remove(&self, key: &str, progress: &BlobProgress) -> Result<(), StoreError>;
+
+    /// A time-limited URL that downloads the completed blob (`None`: the store has no URLs of
+    /// its own and the server serves the bytes, as the local server does).
+    async fn download_url(
+        &self,
+        key: &str,
+        valid_for: Duration,
+    ) -> Result<Option<String>, StoreError>;
+}

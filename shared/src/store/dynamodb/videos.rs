@@ -1,0 +1,276 @@
+//! Videos on DynamoDB: one item per video (`VIDEO#<id>`, the record as JSON plus a version that
+//! every write is conditional on) and one item per received chunk (`CHUNK#<video>#<index>`),
+//! written in the same transaction. Chunk items carry native TTL: they only serve to recognise
+//! retries, and a video's never outlive it by more than that.
+//!
+//! A token's uploads are found through `UPLOADS#<token>`, a string set of video ids added to in
+//! the transaction that creates the video: a strongly consistent read, unlike a GSI, which
+//! matters because clients send the next chunk milliseconds after the first.
+
+use super::items::attr;
+use super::schema::{PK, PROJECT_ID, TTL_ATTRIBUTE};
+use super::{DynamoStore, condition_failed, transaction_condition_failed};
+use crate::domain::{ReceivedChunk, TokenId, VideoId};
+use crate::store::{StoreError, VideoRecord, VideoStore};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use std::collections::HashMap;
+
+const RECORD: &str = "record";
+const VIDEO_IDS: &str = "videoIds";
+const VERSION: &str = "version";
+/// How long chunk records are kept for retries after they were written (30 days).
+const CHUNK_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+fn video_pk(id: &VideoId) -> String {
+    format!("VIDEO#{id}")
+}
+
+fn chunk_pk(id: &VideoId, index: u64) -> String {
+    format!("CHUNK#{id}#{index}")
+}
+
+fn uploads_pk(token: &TokenId) -> String {
+    format!("UPLOADS#{token}")
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn video_item(record: &VideoRecord) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    Ok(HashMap::from([
+        (PK.to_owned(), attr::s(video_pk(&record.video.id))),
+        (
+            PROJECT_ID.to_owned(),
+            attr::s(record.video.project_id.as_str()),
+        ),
+        (VERSION.to_owned(), attr::n(record.version)),
+        (RECORD.to_owned(), attr::s(json(record)?)),
+    ]))
+}
+
+fn decode(item: &HashMap<String, AttributeValue>) -> Result<VideoRecord, StoreError> {
+    let text = item
+        .get(RECORD)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("video item without record".into()))?;
+    let mut record: VideoRecord =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    record.version = item
+        .get(VERSION)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("video item without version".into()))?;
+    Ok(record)
+}
+
+#[async_trait]
+impl VideoStore for DynamoStore {
+    async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(video_item(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(StoreError::backend)?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build());
+        if let Some(token) = &record.video.token_id {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(PK, attr::s(uploads_pk(token)))
+                .update_expression("ADD #ids :id")
+                .expression_attribute_names("#ids", VIDEO_IDS)
+                .expression_attribute_values(
+                    ":id",
+                    AttributeValue::Ss(vec![record.video.id.to_string()]),
+                )
+                .build()
+                .map_err(StoreError::backend)?;
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_condition_failed(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(video_pk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        out.item.as_ref().map(decode).transpose()
+    }
+
+    async fn update_video(
+        &self,
+        record: &VideoRecord,
+        chunk: Option<(u64, &ReceivedChunk)>,
+    ) -> Result<bool, StoreError> {
+        let expected = record
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| StoreError::Corrupt("update without a new version".into()))?;
+        let item = video_item(record)?;
+        let Some((index, chunk)) = chunk else {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":expected", attr::n(expected))
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(true),
+                Err(e) if condition_failed(&e) => Ok(false),
+                Err(e) => Err(StoreError::backend(e)),
+            };
+        };
+        let put_video = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#v = :expected")
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_values(":expected", attr::n(expected))
+            .build()
+            .map_err(StoreError::backend)?;
+        let expires = chrono::Utc::now().timestamp() + CHUNK_RETENTION_SECONDS;
+        let put_chunk = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (PK.to_owned(), attr::s(chunk_pk(&record.video.id, index))),
+                (RECORD.to_owned(), attr::s(json(chunk)?)),
+                (TTL_ATTRIBUTE.to_owned(), attr::n(expires)),
+            ])))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(StoreError::backend)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_video).build())
+            .transact_items(TransactWriteItem::builder().put(put_chunk).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if transaction_condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn get_chunk(
+        &self,
+        id: &VideoId,
+        index: u64,
+    ) -> Result<Option<ReceivedChunk>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(chunk_pk(id, index)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        out.item
+            .as_ref()
+            .and_then(|item| item.get(RECORD))
+            .and_then(|v| v.as_s().ok())
+            .map(|text| serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(video_pk(id)))
+            .condition_expression("#v = :version")
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_values(":version", attr::n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn uploading_videos_of_token(
+        &self,
+        token: &TokenId,
+    ) -> Result<Vec<VideoRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(uploads_pk(token)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        let ids: Vec<String> = out
+            .item
+            .as_ref()
+            .and_then(|item| item.get(VIDEO_IDS))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        let mut videos = Vec::new();
+        // BatchGetItem takes 100 keys at a time and may leave some unprocessed: go round.
+        for batch in ids.chunks(100) {
+            let mut keys: Vec<HashMap<String, AttributeValue>> = batch
+                .iter()
+                .map(|id| HashMap::from([(PK.to_owned(), attr::s(format!("VIDEO#{id}")))]))
+                .collect();
+            while !keys.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(StoreError::backend)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(StoreError::backend)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    videos.push(decode(item)?);
+                }
+                if let Some(rest) = out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    keys = rest.keys().to_vec();
+                }
+            }
+        }
+        videos.retain(VideoRecord::is_uploading);
+        videos.sort_by(|a, b| {
+            (a.video.created_at, &a.video.id).cmp(&(b.video.created_at, &b.video.id))
+        });
+        Ok(videos)
+    }
+}
