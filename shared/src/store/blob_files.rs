@@ -1,14 +1,21 @@
 //! The embedded blob store: local files. A blob being assembled is `<dir>/<key>.partial`; each
-//! chunk is written at its offset and fsynced, and the last one renames it to `<dir>/<key>`
-//! (then fsyncs the directory): write, fsync, rename, so a crash never leaves a torn file under
-//! the final name, and a committed chunk is on disk.
+//! chunk is written at its offset and fsynced, and the last one cuts the file to its length,
+//! fsyncs it and renames it to `<dir>/<key>`, then fsyncs the directory: write, fsync, rename,
+//! so a crash never leaves a torn file under the final name, and a committed chunk is on disk.
+//!
+//! Appends from a progress that later loses the conditional write are harmless when retried:
+//! a chunk is written at the committed offset (bytes before it are never touched), and bytes
+//! past the end of the blob are cut off only when it completes. An append at a non-zero
+//! offset never creates the partial file, so a duplicate of the last chunk that arrives after
+//! its twin renamed the file cannot start a new, holed one.
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore};
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::io::{Seek, SeekFrom, Write};
-use std::path::{Component, Path, PathBuf};
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Blobs as files under one directory.
@@ -24,39 +31,114 @@ impl FileBlobStore {
         Ok(Self { dir })
     }
 
+    /// The directory the blobs are under.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the completed blob `key` is (the local server streams it from there).
     pub fn path(&self, key: &str) -> PathBuf {
         self.dir.join(key)
     }
 
+    /// The completed blob's path, once `key` is known to be a relative path of plain names
+    /// separated by `/` (no `..`, `.`, empty segment, backslash or NUL).
     fn checked(&self, key: &str) -> Result<PathBuf, StoreError> {
-        let relative = Path::new(key);
-        if key.is_empty()
-            || !relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)))
-        {
+        let valid = !key.is_empty()
+            && key.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && !segment.contains(['\\', '\0'])
+            });
+        if !valid {
             return Err(StoreError::Corrupt(format!("bad blob key {key:?}")));
         }
-        Ok(self.dir.join(relative))
+        Ok(self.dir.join(key))
     }
 }
 
+/// Where the blob whose completed path is `path` is assembled.
 fn partial(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)
 }
 
+/// Makes a directory's entries (a created or renamed file) durable.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    File::open(dir)?.sync_all()
 }
 
 fn remove_if_present(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Whether the blob at `path` is complete with `len` bytes: what a duplicate of the last chunk
+/// finds when its twin got there first.
+fn completed_with(path: &Path, len: u64) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == len)
+}
+
+/// Writes `chunk` at `offset` of the partial file of `path`; with `last`, completes the blob
+/// at `offset + chunk.len()` bytes. Blocking.
+fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(), StoreError> {
+    let end = offset + chunk.len() as u64;
+    let parent = path
+        .parent()
+        .ok_or_else(|| StoreError::Corrupt(format!("blob path {} has no parent", path.display())))?;
+    let partial = partial(path);
+    let file = if offset == 0 {
+        std::fs::create_dir_all(parent).map_err(StoreError::backend)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&partial)
+            .map_err(StoreError::backend)?;
+        sync_dir(parent).map_err(StoreError::backend)?;
+        file
+    } else {
+        match OpenOptions::new().write(true).open(&partial) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return if last && completed_with(path, end) {
+                    Ok(())
+                } else {
+                    Err(StoreError::Corrupt(format!(
+                        "partial blob {} is missing",
+                        partial.display()
+                    )))
+                };
+            }
+            Err(e) => return Err(StoreError::backend(e)),
+        }
+    };
+    write_at(file, offset, chunk, last.then_some(end)).map_err(StoreError::backend)?;
+    if last {
+        match std::fs::rename(&partial, path) {
+            // A duplicate of this last chunk, writing the same bytes to the same file, renamed
+            // it first.
+            Err(e) if e.kind() == ErrorKind::NotFound && completed_with(path, end) => {}
+            Err(e) => return Err(StoreError::backend(e)),
+            Ok(()) => {}
+        }
+        sync_dir(parent).map_err(StoreError::backend)?;
+    }
+    Ok(())
+}
+
+/// Positioned write then fsync; with `len`, cuts the file to that length first.
+fn write_at(mut file: File, offset: u64, chunk: &[u8], len: Option<u64>) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(chunk)?;
+    if let Some(len) = len {
+        file.set_len(len)?;
+    }
+    file.sync_all()
 }
 
 #[async_trait]
@@ -68,33 +150,15 @@ impl BlobStore for FileBlobStore {
         chunk: Bytes,
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
+        if progress.completed {
+            return Err(StoreError::Corrupt(format!("append to completed blob {key}")));
+        }
         let path = self.checked(key)?;
         let offset = progress.written;
         let written = offset + chunk.len() as u64;
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let parent = path.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(parent)?;
-            let partial = partial(&path);
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&partial)?;
-            // Positioned write: a chunk lost to a concurrent writer is simply overwritten by
-            // the next append at the same offset, and bytes past `written` are cut off below.
-            file.seek(SeekFrom::Start(offset))?;
-            file.write_all(&chunk)?;
-            file.set_len(written)?;
-            file.sync_all()?;
-            if last {
-                std::fs::rename(&partial, &path)?;
-                sync_dir(parent)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(StoreError::backend)?
-        .map_err(StoreError::backend)?;
+        tokio::task::spawn_blocking(move || write_chunk(&path, offset, &chunk, last))
+            .await
+            .map_err(StoreError::backend)??;
         Ok(BlobProgress {
             written,
             completed: last,

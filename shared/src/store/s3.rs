@@ -1,11 +1,16 @@
 //! The S3 blob store: one multipart upload per blob, whatever the chunk sizes.
 //!
 //! S3 parts must be ≥ 5 MiB except the last, but behind API Gateway a request carries ≈ 4.5 MiB.
-//! So (tusd's `.part` approach) a remainder too small for a part is staged as an object under
-//! `staging/` and prepended to the next chunk; once what has arrived reaches 5 MiB it becomes a
-//! part, and the last chunk completes the upload (or, for a blob that never needed a multipart
-//! upload, is a single PutObject). Staged objects are named after the offset they end at, so an
-//! append never overwrites what the committed progress refers to.
+//! So (tusd's `.part` approach) a remainder too small for a part is staged as an object next to
+//! the blob, `<key>.staged.<end>`, and prepended to the next chunk; once what has arrived
+//! reaches 5 MiB it becomes a part, and the last chunk completes the upload (or, for a blob that
+//! never needed a multipart upload, is a single PutObject).
+//!
+//! Every append writes somewhere the committed progress does not refer to: the next part
+//! number, or a staged object named after the offset it ends at (which only grows). So an
+//! append whose progress loses the conditional write leaves the committed progress intact, and
+//! retrying it from that progress gives the same blob. Staged objects sit under the blob's own
+//! key prefix, so the same IAM grant covers both.
 
 use super::StoreError;
 use super::blob::{BlobPart, BlobProgress, BlobStore, MIN_PART_BYTES};
@@ -16,9 +21,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
-
-/// Prefix of staged remainders (a bucket lifecycle rule expires forgotten ones).
-pub const STAGING_PREFIX: &str = "staging/";
 
 /// Blobs in one S3 bucket.
 #[derive(Debug, Clone)]
@@ -36,19 +38,28 @@ impl S3BlobStore {
         }
     }
 
-    fn staged_key(key: &str, progress: &BlobProgress) -> String {
-        format!("{STAGING_PREFIX}{key}.{}", progress.written)
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
     }
 
+    /// The object holding the staged remainder `progress` refers to, if it has one: named
+    /// after the offset where the remainder ends, `<key>.staged.<written>`.
+    pub fn staged_key(key: &str, progress: &BlobProgress) -> Option<String> {
+        (progress.staged > 0).then(|| format!("{key}.staged.{}", progress.written))
+    }
+
+    /// The staged remainder `progress` refers to (empty if none), read with a ranged GET of
+    /// exactly its recorded size.
     async fn read_staged(&self, key: &str, progress: &BlobProgress) -> Result<Bytes, StoreError> {
-        if progress.staged == 0 {
+        let Some(staged_key) = Self::staged_key(key, progress) else {
             return Ok(Bytes::new());
-        }
+        };
         let out = self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(Self::staged_key(key, progress))
+            .key(&staged_key)
             .range(format!("bytes=0-{}", progress.staged - 1))
             .send()
             .await
@@ -61,7 +72,7 @@ impl S3BlobStore {
             .into_bytes();
         if bytes.len() as u64 != progress.staged {
             return Err(StoreError::Corrupt(format!(
-                "staged remainder of {key}: {} bytes, expected {}",
+                "staged remainder {staged_key}: {} bytes, expected {}",
                 bytes.len(),
                 progress.staged
             )));
@@ -92,6 +103,20 @@ impl S3BlobStore {
         Ok(())
     }
 
+    async fn create_upload(&self, key: &str) -> Result<String, StoreError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Corrupt("CreateMultipartUpload returned no UploadId".into()))
+    }
+
     async fn upload_part(
         &self,
         key: &str,
@@ -106,7 +131,7 @@ impl S3BlobStore {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .part_number(i32::try_from(number).map_err(StoreError::backend)?)
+            .part_number(part_number(number)?)
             .body(ByteStream::from(body))
             .send()
             .await
@@ -117,6 +142,71 @@ impl S3BlobStore {
             .to_owned();
         Ok(BlobPart { number, etag, size })
     }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[BlobPart],
+    ) -> Result<(), StoreError> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                Ok(CompletedPart::builder()
+                    .part_number(part_number(p.number)?)
+                    .e_tag(&p.etag)
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    /// Aborts a multipart upload; one that is already gone is not an error.
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        let aborted = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        match aborted {
+            Err(e) if !e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => {
+                Err(StoreError::backend(e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A part number as the SDK wants it.
+fn part_number(number: u32) -> Result<i32, StoreError> {
+    i32::try_from(number).map_err(|_| StoreError::Corrupt(format!("part number {number}")))
+}
+
+/// `staged` followed by `chunk`: the one copy an append with a staged remainder makes.
+fn join(staged: Bytes, chunk: Bytes) -> Bytes {
+    if staged.is_empty() {
+        return chunk;
+    }
+    let mut joined = BytesMut::with_capacity(staged.len() + chunk.len());
+    joined.extend_from_slice(&staged);
+    joined.extend_from_slice(&chunk);
+    joined.freeze()
 }
 
 #[async_trait]
@@ -128,81 +218,44 @@ impl BlobStore for S3BlobStore {
         chunk: Bytes,
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
+        if progress.completed {
+            return Err(StoreError::Corrupt(format!("append to completed blob {key}")));
+        }
         let written = progress.written + chunk.len() as u64;
-        // The staged remainder, if any, goes first: one concatenation, only then.
-        let data = if progress.staged > 0 {
-            let staged = self.read_staged(key, progress).await?;
-            let mut joined = BytesMut::with_capacity(staged.len() + chunk.len());
-            joined.extend_from_slice(&staged);
-            joined.extend_from_slice(&chunk);
-            joined.freeze()
-        } else {
-            chunk
-        };
+        let data = join(self.read_staged(key, progress).await?, chunk);
         let mut next = BlobProgress {
             upload_id: progress.upload_id.clone(),
             parts: progress.parts.clone(),
             staged: 0,
             written,
-            completed: false,
+            completed: last,
         };
-        if last && next.upload_id.is_none() {
+        if last && next.parts.is_empty() {
+            // Never needed a multipart upload: the whole blob in one PutObject.
             self.put(key, data).await?;
-            next.completed = true;
             return Ok(next);
         }
         if !last && (data.len() as u64) < MIN_PART_BYTES {
             next.staged = data.len() as u64;
-            self.put(&Self::staged_key(key, &next), data).await?;
+            if let Some(staged_key) = Self::staged_key(key, &next) {
+                self.put(&staged_key, data).await?;
+            }
             return Ok(next);
         }
         let upload_id = match &next.upload_id {
             Some(id) => id.clone(),
             None => {
-                let out = self
-                    .client
-                    .create_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(StoreError::backend)?;
-                let id = out
-                    .upload_id()
-                    .ok_or_else(|| StoreError::Corrupt("no UploadId returned".into()))?
-                    .to_owned();
+                let id = self.create_upload(key).await?;
                 next.upload_id = Some(id.clone());
                 id
             }
         };
-        let number = next.parts.len() as u32 + 1;
+        let number = u32::try_from(next.parts.len() + 1)
+            .map_err(|_| StoreError::Corrupt(format!("too many parts in {key}")))?;
         let part = self.upload_part(key, &upload_id, number, data).await?;
         next.parts.push(part);
         if last {
-            let parts = next
-                .parts
-                .iter()
-                .map(|p| {
-                    CompletedPart::builder()
-                        .part_number(p.number as i32)
-                        .e_tag(&p.etag)
-                        .build()
-                })
-                .collect();
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            next.completed = true;
+            self.complete_upload(key, &upload_id, &next.parts).await?;
         }
         Ok(next)
     }
@@ -213,31 +266,21 @@ impl BlobStore for S3BlobStore {
         old: &BlobProgress,
         new: &BlobProgress,
     ) -> Result<(), StoreError> {
-        let old_staged = Self::staged_key(key, old);
-        if old.staged > 0 && (new.staged == 0 || Self::staged_key(key, new) != old_staged) {
-            self.delete(&old_staged).await?;
+        match Self::staged_key(key, old) {
+            Some(old_staged) if Self::staged_key(key, new).as_ref() != Some(&old_staged) => {
+                self.delete(&old_staged).await
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     async fn remove(&self, key: &str, progress: &BlobProgress) -> Result<(), StoreError> {
+        // A completed upload is no longer an upload: aborting it would only be refused.
         if let (Some(upload_id), false) = (&progress.upload_id, progress.completed) {
-            let aborted = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .send()
-                .await;
-            if let Err(e) = aborted
-                && !e.as_service_error().is_some_and(|s| s.is_no_such_upload())
-            {
-                return Err(StoreError::backend(e));
-            }
+            self.abort_upload(key, upload_id).await?;
         }
-        if progress.staged > 0 {
-            self.delete(&Self::staged_key(key, progress)).await?;
+        if let Some(staged_key) = Self::staged_key(key, progress) {
+            self.delete(&staged_key).await?;
         }
         self.delete(key).await
     }
