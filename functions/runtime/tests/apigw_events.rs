@@ -33,6 +33,7 @@ async fn app(dir: &tempfile::TempDir) -> Deps {
 }
 
 fn event(name: &str, token: Option<&str>) -> lambda_http::Request {
+    // TOKEN_ID placeholders stand for a token created by the test.
     let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let mut text = std::fs::read_to_string(path).expect("fixture exists");
     if let Some(token) = token {
@@ -151,4 +152,48 @@ async fn auth_endpoint_accepts_a_text_plain_body_and_ignores_empty_authorization
     assert_eq!(body["expires_in"], 3600);
     assert!(body["access_token"].is_string());
     assert!(body["refresh_token"].is_string());
+}
+
+/// `POST /upload` as API Gateway delivers it: the multipart body base64-encoded in the event.
+#[tokio::test]
+async fn upload_event_with_a_base64_multipart_body_stores_the_exact_bytes() {
+    use upload_tokens_core::domain::{Ttl, UploadToken, VideoId};
+    use upload_tokens_core::http::{Media, UploadLimits};
+    use upload_tokens_core::store::blob_files::FileBlobStore;
+    use upload_tokens_core::store::{TokenWriter, VideoStore};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(EmbeddedStore::open(dir.path()).expect("store opens"));
+    let blobs = Arc::new(FileBlobStore::new(dir.path().join("blobs")).expect("blobs"));
+    let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, chrono::Utc::now());
+    store.insert_token(&token).await.expect("token stored");
+    let deps = Deps::Media(Media {
+        app: App {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            signer: AccessTokenSigner::new(SigningKey::new(vec![1u8; 32]).expect("long enough")),
+        },
+        blobs: blobs.clone(),
+        limits: UploadLimits::default(),
+    });
+    let response = handle(
+        &deps,
+        Endpoint::Upload,
+        event("upload-base64", Some(token.id.as_str())),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let body = json(&response);
+    assert_eq!(body["title"], "clip.mp4");
+    let id = VideoId::parse(body["videoId"].as_str().expect("videoId")).expect("a video id");
+    let record = store.get_video(&id).await.expect("read").expect("stored");
+    assert!(record.progress.completed);
+    let stored = std::fs::read(blobs.path(&record.blob_key())).expect("stored file");
+    let sent = std::fs::read(format!(
+        "{}/tests/fixtures/upload-payload.bin",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture payload");
+    assert_eq!(stored, sent);
 }

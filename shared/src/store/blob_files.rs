@@ -87,9 +87,9 @@ fn completed_with(path: &Path, len: u64) -> bool {
 /// at `offset + chunk.len()` bytes. Blocking.
 fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(), StoreError> {
     let end = offset + chunk.len() as u64;
-    let parent = path
-        .parent()
-        .ok_or_else(|| StoreError::Corrupt(format!("blob path {} has no parent", path.display())))?;
+    let parent = path.parent().ok_or_else(|| {
+        StoreError::Corrupt(format!("blob path {} has no parent", path.display()))
+    })?;
     let partial = partial(path);
     let file = if offset == 0 {
         std::fs::create_dir_all(parent).map_err(StoreError::backend)?;
@@ -151,7 +151,9 @@ impl BlobStore for FileBlobStore {
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
         if progress.completed {
-            return Err(StoreError::Corrupt(format!("append to completed blob {key}")));
+            return Err(StoreError::Corrupt(format!(
+                "append to completed blob {key}"
+            )));
         }
         let path = self.checked(key)?;
         let offset = progress.written;

@@ -219,7 +219,9 @@ impl BlobStore for S3BlobStore {
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
         if progress.completed {
-            return Err(StoreError::Corrupt(format!("append to completed blob {key}")));
+            return Err(StoreError::Corrupt(format!(
+                "append to completed blob {key}"
+            )));
         }
         let written = progress.written + chunk.len() as u64;
         let data = join(self.read_staged(key, progress).await?, chunk);

@@ -1,0 +1,302 @@
+//! The blob suite over `S3BlobStore` against a moto server, and what only S3 has.
+//!
+//! `UPLOAD_TOKENS_TEST_MOTO_URL` (e.g. `http://127.0.0.1:5123`) names the moto server; without
+//! it the tests are skipped, except in CI (`CI=true`) where that is a failure. Each test makes
+//! its own bucket.
+
+mod blob_suite;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::Credentials;
+use blob_suite::{Harness, MIB};
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use upload_tokens_core::store::blob::{BlobProgress, BlobStore};
+use upload_tokens_core::store::s3::S3BlobStore;
+
+const MOTO_ENV: &str = "UPLOAD_TOKENS_TEST_MOTO_URL";
+
+/// An S3 store over a bucket of its own on moto.
+struct S3 {
+    client: Client,
+    bucket: String,
+    endpoint: String,
+    store: S3BlobStore,
+}
+
+/// The moto URL, or `None` (after saying so) when the tests are to be skipped.
+fn moto_url() -> Option<String> {
+    match std::env::var(MOTO_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{MOTO_ENV} is not set; CI must run the S3 tests against moto")
+        }
+        _ => {
+            eprintln!("skipped: {MOTO_ENV} is not set (start moto_server and set it)");
+            None
+        }
+    }
+}
+
+/// A bucket name no other test (or run) uses.
+fn unique_bucket() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "blobs-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn setup() -> Option<S3> {
+    let endpoint = moto_url()?;
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let client = Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique_bucket();
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    let store = S3BlobStore::new(client.clone(), &bucket);
+    Some(S3 {
+        client,
+        bucket,
+        endpoint,
+        store,
+    })
+}
+
+impl S3 {
+    async fn exists(&self, key: &str) -> bool {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => false,
+            Err(e) => panic!("HeadObject {key}: {e:?}"),
+        }
+    }
+
+    /// Keys of the objects under `prefix`.
+    async fn objects(&self, prefix: &str) -> Vec<String> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("ListObjectsV2");
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
+    /// Unfinished multipart uploads under `prefix`, as `upload:<key>`.
+    async fn uploads(&self, prefix: &str) -> Vec<String> {
+        let out = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("ListMultipartUploads");
+        out.uploads()
+            .iter()
+            .map(|u| format!("upload:{}", u.key().unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl Harness for S3 {
+    type Store = S3BlobStore;
+    const STAGES: bool = true;
+
+    fn store(&self) -> &S3BlobStore {
+        &self.store
+    }
+
+    async fn read(&self, key: &str) -> Vec<u8> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GetObject");
+        out.body.collect().await.expect("body").to_vec()
+    }
+
+    async fn leftovers(&self, key: &str) -> Vec<String> {
+        let mut all = self.objects(key).await;
+        all.extend(self.uploads(key).await);
+        all.sort();
+        all
+    }
+
+    async fn staged_exists(&self, key: &str, progress: &BlobProgress) -> Option<bool> {
+        Some(match S3BlobStore::staged_key(key, progress) {
+            Some(staged) => self.exists(&staged).await,
+            None => false,
+        })
+    }
+
+    async fn check_download_url(&self, key: &str, url: Option<String>, expected: &[u8]) {
+        let url = url.expect("S3 gives a URL");
+        assert!(
+            url.starts_with(&self.endpoint),
+            "{url} is on {}",
+            self.endpoint
+        );
+        assert!(url.contains(key), "{url} names {key}");
+        assert!(url.contains("X-Amz-Signature="), "{url} is presigned");
+        let (status, body) = http_get(&url).await;
+        assert_eq!(status, 200, "GET {url}");
+        blob_suite::assert_same(&body, expected);
+    }
+}
+
+/// A plain HTTP/1.1 GET (no client library): the status and the body.
+async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("read response");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let body = &response[split + 4..];
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    (status, body)
+}
+
+/// Decodes a `Transfer-Encoding: chunked` body.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size_text = String::from_utf8_lossy(&body[..line]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("chunk size");
+        body = &body[line + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+blob_suite!(setup);
+
+#[tokio::test]
+async fn staged_remainders_are_named_after_their_end_offset() {
+    let Some(h) = setup().await else { return };
+    let key = "videos/vi1";
+    let blob = blob_suite::data(2 * MIB + 3, 1);
+    let p1 = h
+        .store
+        .append(
+            key,
+            &BlobProgress::default(),
+            Bytes::copy_from_slice(&blob[..MIB]),
+            false,
+        )
+        .await
+        .expect("append 1");
+    assert_eq!(p1.staged, MIB as u64);
+    assert_eq!(h.objects(key).await, [format!("{key}.staged.{MIB}")]);
+    let p2 = h
+        .store
+        .append(key, &p1, Bytes::copy_from_slice(&blob[MIB..2 * MIB]), false)
+        .await
+        .expect("append 2");
+    // Until released, both remainders are there; the committed one is untouched.
+    let mut objects = h.objects(key).await;
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            format!("{key}.staged.{MIB}"),
+            format!("{key}.staged.{}", 2 * MIB)
+        ]
+    );
+    h.store.release(key, &p1, &p2).await.expect("release");
+    assert!(!h.exists(&format!("{key}.staged.{MIB}")).await);
+    assert!(h.exists(&format!("{key}.staged.{}", 2 * MIB)).await);
+    assert!(h.uploads(key).await.is_empty(), "no multipart upload yet");
+}
+
+#[tokio::test]
+async fn removing_an_upload_that_is_already_aborted_is_not_an_error() {
+    let Some(h) = setup().await else { return };
+    let key = "videos/vi2";
+    let blob = blob_suite::data(5 * MIB, 2);
+    let progress = h
+        .store
+        .append(key, &BlobProgress::default(), Bytes::from(blob), false)
+        .await
+        .expect("append");
+    let upload_id = progress.upload_id.clone().expect("a multipart upload");
+    h.client
+        .abort_multipart_upload()
+        .bucket(&h.bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .send()
+        .await
+        .expect("abort");
+    h.store.remove(key, &progress).await.expect("remove");
+    assert!(h.leftovers(key).await.is_empty());
+}
