@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore};
-use upload_tokens_core::store::s3::S3BlobStore;
+use upload_tokens_core::store::s3::{S3BlobStore, STAGING_PREFIX};
 
 const MOTO_ENV: &str = "UPLOAD_TOKENS_TEST_MOTO_URL";
 
@@ -154,6 +154,7 @@ impl Harness for S3 {
 
     async fn leftovers(&self, key: &str) -> Vec<String> {
         let mut all = self.objects(key).await;
+        all.extend(self.objects(&format!("{STAGING_PREFIX}{key}")).await);
         all.extend(self.uploads(key).await);
         all.sort();
         all
@@ -256,25 +257,23 @@ async fn staged_remainders_are_named_after_their_end_offset() {
         .await
         .expect("append 1");
     assert_eq!(p1.staged, MIB as u64);
-    assert_eq!(h.objects(key).await, [format!("{key}.staged.{MIB}")]);
+    let staging = format!("{STAGING_PREFIX}{key}");
+    assert_eq!(h.objects(&staging).await, [format!("{staging}.{MIB}")]);
     let p2 = h
         .store
         .append(key, &p1, Bytes::copy_from_slice(&blob[MIB..2 * MIB]), false)
         .await
         .expect("append 2");
     // Until released, both remainders are there; the committed one is untouched.
-    let mut objects = h.objects(key).await;
+    let mut objects = h.objects(&staging).await;
     objects.sort();
     assert_eq!(
         objects,
-        [
-            format!("{key}.staged.{MIB}"),
-            format!("{key}.staged.{}", 2 * MIB)
-        ]
+        [format!("{staging}.{MIB}"), format!("{staging}.{}", 2 * MIB)]
     );
     h.store.release(key, &p1, &p2).await.expect("release");
-    assert!(!h.exists(&format!("{key}.staged.{MIB}")).await);
-    assert!(h.exists(&format!("{key}.staged.{}", 2 * MIB)).await);
+    assert!(!h.exists(&format!("{staging}.{MIB}")).await);
+    assert!(h.exists(&format!("{staging}.{}", 2 * MIB)).await);
     assert!(h.uploads(key).await.is_empty(), "no multipart upload yet");
 }
 

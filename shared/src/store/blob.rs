@@ -9,17 +9,6 @@ use std::time::Duration;
 /// Smallest S3 part other than the last (5 MiB): smaller remainders are staged until they grow.
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 
-/// One part of an S3 multipart upload, as recorded after it was written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlobPart {
-    /// S3 part number, from 1.
-    pub number: u32,
-    /// The ETag S3 returned for it.
-    pub etag: String,
-    /// Its size in bytes.
-    pub size: u64,
-}
-
 /// How far the assembly of one blob has got. Stored with the video (and changed only by
 /// conditional writes): the adapter reads it, never keeps it in memory.
 ///
@@ -31,9 +20,12 @@ pub struct BlobProgress {
     /// S3 multipart upload id, once one was started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
-    /// Parts written to the multipart upload, in order.
+    /// ETags of the parts written to the multipart upload, without their quotes: part `n` is
+    /// `parts[n - 1]`. About 35 bytes a part, so S3's maximum of 10,000 parts still fits a
+    /// DynamoDB item (400 KB). (Listing them from S3 at completion would keep the item smaller,
+    /// but moto's ListParts answer does not parse, so that path could not be tested.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub parts: Vec<BlobPart>,
+    pub parts: Vec<String>,
     /// Bytes received but not yet in a part: they follow the parts.
     #[serde(default)]
     pub staged: u64,

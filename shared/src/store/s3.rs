@@ -1,19 +1,19 @@
 //! The S3 blob store: one multipart upload per blob, whatever the chunk sizes.
 //!
 //! S3 parts must be ≥ 5 MiB except the last, but behind API Gateway a request carries ≈ 4.5 MiB.
-//! So (tusd's `.part` approach) a remainder too small for a part is staged as an object next to
-//! the blob, `<key>.staged.<end>`, and prepended to the next chunk; once what has arrived
+//! So (tusd's `.part` approach) a remainder too small for a part is staged as an object,
+//! `staging/<key>.<end>`, and prepended to the next chunk; once what has arrived
 //! reaches 5 MiB it becomes a part, and the last chunk completes the upload (or, for a blob that
 //! never needed a multipart upload, is a single PutObject).
 //!
 //! Every append writes somewhere the committed progress does not refer to: the next part
 //! number, or a staged object named after the offset it ends at (which only grows). So an
 //! append whose progress loses the conditional write leaves the committed progress intact, and
-//! retrying it from that progress gives the same blob. Staged objects sit under the blob's own
-//! key prefix, so the same IAM grant covers both.
+//! retrying it from that progress gives the same blob. Staged objects sit under `staging/`, where
+//! a bucket lifecycle rule expires those of abandoned uploads.
 
 use super::StoreError;
-use super::blob::{BlobPart, BlobProgress, BlobStore, MIN_PART_BYTES};
+use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -21,6 +21,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
+
+/// Prefix of staged remainders.
+pub const STAGING_PREFIX: &str = "staging/";
 
 /// Blobs in one S3 bucket.
 #[derive(Debug, Clone)]
@@ -44,9 +47,9 @@ impl S3BlobStore {
     }
 
     /// The object holding the staged remainder `progress` refers to, if it has one: named
-    /// after the offset where the remainder ends, `<key>.staged.<written>`.
+    /// after the offset where the remainder ends, `staging/<key>.<written>`.
     pub fn staged_key(key: &str, progress: &BlobProgress) -> Option<String> {
-        (progress.staged > 0).then(|| format!("{key}.staged.{}", progress.written))
+        (progress.staged > 0).then(|| format!("{STAGING_PREFIX}{key}.{}", progress.written))
     }
 
     /// The staged remainder `progress` refers to (empty if none), read with a ranged GET of
@@ -123,8 +126,7 @@ impl S3BlobStore {
         upload_id: &str,
         number: u32,
         body: Bytes,
-    ) -> Result<BlobPart, StoreError> {
-        let size = body.len() as u64;
+    ) -> Result<String, StoreError> {
         let out = self
             .client
             .upload_part()
@@ -138,23 +140,23 @@ impl S3BlobStore {
             .map_err(StoreError::backend)?;
         let etag = out
             .e_tag()
-            .ok_or_else(|| StoreError::Corrupt("UploadPart returned no ETag".into()))?
-            .to_owned();
-        Ok(BlobPart { number, etag, size })
+            .ok_or_else(|| StoreError::Corrupt("UploadPart returned no ETag".into()))?;
+        Ok(etag.trim_matches('"').to_owned())
     }
 
     async fn complete_upload(
         &self,
         key: &str,
         upload_id: &str,
-        parts: &[BlobPart],
+        etags: &[String],
     ) -> Result<(), StoreError> {
-        let parts = parts
+        let parts = etags
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, etag)| {
                 Ok(CompletedPart::builder()
-                    .part_number(part_number(p.number)?)
-                    .e_tag(&p.etag)
+                    .part_number(part_number(i as u32 + 1)?)
+                    .e_tag(format!("\"{etag}\""))
                     .build())
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -254,8 +256,8 @@ impl BlobStore for S3BlobStore {
         };
         let number = u32::try_from(next.parts.len() + 1)
             .map_err(|_| StoreError::Corrupt(format!("too many parts in {key}")))?;
-        let part = self.upload_part(key, &upload_id, number, data).await?;
-        next.parts.push(part);
+        let etag = self.upload_part(key, &upload_id, number, data).await?;
+        next.parts.push(etag);
         if last {
             self.complete_upload(key, &upload_id, &next.parts).await?;
         }

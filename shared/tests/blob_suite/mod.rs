@@ -18,7 +18,7 @@ pub trait Harness: Send + Sync {
     type Store: BlobStore;
 
     /// Whether the adapter stages remainders and reports them in `BlobProgress::staged` (and
-    /// parts in `BlobProgress::parts`), or just counts bytes written.
+    /// counts parts in `BlobProgress::parts`), or just counts bytes written.
     const STAGES: bool;
 
     /// The adapter.
@@ -74,7 +74,10 @@ pub fn assert_same(actual: &[u8], expected: &[u8]) {
     }
 }
 
-/// Checks the invariants of a progress returned after appending `written` bytes in all.
+/// Checks the invariants of a progress returned after appending `written` bytes in all. Part
+/// sizes are not in the progress (only their ETags); that every part but the last holds at
+/// least `MIN_PART_BYTES` shows as `parts × MIN ≤ bytes in parts`, and S3 itself (moto too)
+/// refuses to complete an upload with a smaller non-final part.
 pub fn check_progress(stages: bool, progress: &BlobProgress, written: u64, completed: bool) {
     assert_eq!(progress.written, written, "written");
     assert_eq!(progress.completed, completed, "completed");
@@ -83,35 +86,22 @@ pub fn check_progress(stages: bool, progress: &BlobProgress, written: u64, compl
         assert!(progress.parts.is_empty(), "no parts");
         return;
     }
-    let in_parts: u64 = progress.parts.iter().map(|p| p.size).sum();
+    let parts = progress.parts.len() as u64;
     if completed {
         assert_eq!(progress.staged, 0, "nothing staged once complete");
-        if !progress.parts.is_empty() {
-            assert_eq!(in_parts, written, "parts hold the whole blob");
-        }
-    } else {
-        assert_eq!(
-            in_parts + progress.staged,
-            written,
-            "parts + staged = written"
-        );
-    }
-    // Only the last part of a completed upload may be smaller than a part's minimum.
-    let must_be_full = if completed {
-        progress.parts.len().saturating_sub(1)
-    } else {
-        progress.parts.len()
-    };
-    for part in &progress.parts[..must_be_full] {
         assert!(
-            part.size >= MIN_PART_BYTES,
-            "part {} has {} bytes",
-            part.number,
-            part.size
+            parts.saturating_sub(1) * MIN_PART_BYTES <= written,
+            "{parts} parts cannot hold only {written} bytes with full parts"
         );
-    }
-    for (i, part) in progress.parts.iter().enumerate() {
-        assert_eq!(part.number as usize, i + 1, "part numbers count from 1");
+    } else {
+        assert!(
+            progress.staged < MIN_PART_BYTES,
+            "staged remainder below a part"
+        );
+        assert!(
+            parts * MIN_PART_BYTES <= written - progress.staged,
+            "every part so far is full"
+        );
     }
     assert_eq!(
         progress.upload_id.is_some(),
@@ -207,6 +197,8 @@ pub fn chunks(n: usize, size: usize, rest: usize) -> Vec<usize> {
 macro_rules! blob_suite {
     ($setup:path) => {
         mod suite {
+            // Not every adapter's test file uses every import.
+            #![allow(unused_imports)]
             use super::*;
             use bytes::Bytes;
             use std::time::Duration;
@@ -230,9 +222,8 @@ macro_rules! blob_suite {
                 let blob = data(12 * MIB, 2);
                 let progress =
                     round_trip(&h, "videos/vi2", &blob, &chunks(2, 5 * MIB, 2 * MIB), false).await;
-                if !progress.parts.is_empty() {
-                    let sizes: Vec<u64> = progress.parts.iter().map(|p| p.size).collect();
-                    assert_eq!(sizes, [5 * MIB as u64, 5 * MIB as u64, 2 * MIB as u64]);
+                if $crate::blob_suite::stages(&h) {
+                    assert_eq!(progress.parts.len(), 3, "5 + 5 + 2 MiB");
                 }
             }
 
@@ -242,10 +233,9 @@ macro_rules! blob_suite {
                 let blob = data(11 * MIB + 123, 3);
                 let progress =
                     round_trip(&h, "videos/vi3", &blob, &chunks(11, MIB, 123), false).await;
-                if !progress.parts.is_empty() {
+                if $crate::blob_suite::stages(&h) {
                     // 5 MiB, 5 MiB, then the last 1 MiB + 123 B.
-                    let sizes: Vec<u64> = progress.parts.iter().map(|p| p.size).collect();
-                    assert_eq!(sizes, [5 * MIB as u64, 5 * MIB as u64, MIB as u64 + 123]);
+                    assert_eq!(progress.parts.len(), 3, "two full parts and the rest");
                 }
             }
 
