@@ -209,7 +209,7 @@ macro_rules! video_suite {
                     .into_iter()
                     .map(|r| r.video.id)
                     .collect();
-                assert_eq!(found, [newer.video.id.clone()]);
+                assert_eq!(found, std::slice::from_ref(&newer.video.id));
                 assert!(
                     store
                         .uploading_videos_of_token(&TokenId::generate())
