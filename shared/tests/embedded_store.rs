@@ -1,0 +1,233 @@
+//! The store suite over `EmbeddedStore` (SQLite) in temporary directories, and what only the
+//! embedded store has: data on disk that outlives the process, shared by several handles.
+
+#![cfg(feature = "embedded")]
+
+#[macro_use]
+mod store_suite;
+
+use std::sync::Arc;
+use store_suite::{Subject, at_s, token};
+use tempfile::TempDir;
+use upload_tokens_core::auth::{ApiKey, RefreshToken};
+use upload_tokens_core::domain::{KeyId, ListQuery, ProjectId};
+use upload_tokens_core::store::embedded::{DATABASE_FILE, EmbeddedStore};
+use upload_tokens_core::store::{
+    ApiKeyAdmin as _, ApiKeyReader as _, ApiKeyRecord, RefreshRecord, RefreshTokenStore as _,
+    StoreError, TokenDeleter as _, TokenLister as _, TokenReader as _, TokenWriter as _,
+};
+
+/// A store in a temporary directory of its own, removed when the subject is dropped.
+async fn setup() -> Option<Subject<EmbeddedStore>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(dir.path()).expect("open store");
+    Some(Subject::new(store, dir))
+}
+
+store_suite!(setup);
+
+fn open(dir: &TempDir) -> EmbeddedStore {
+    EmbeddedStore::open(dir.path()).expect("open store")
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_same_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = ProjectId::generate();
+    let expiring = token(&project, 3600, at_s(0));
+    let never = token(&project, 0, at_s(1));
+    let deleted = token(&project, 0, at_s(2));
+    let key = ApiKeyRecord {
+        key_id: KeyId::generate(),
+        project_id: project.clone(),
+        hash: ApiKey::generate().hash(),
+        created_at: at_s(0),
+    };
+    let refresh = RefreshToken::generate();
+    let refresh_record = RefreshRecord {
+        hash: refresh.hash(),
+        key_id: key.key_id.clone(),
+        project_id: project.clone(),
+        expires_at: at_s(3600),
+    };
+    {
+        let store = open(&dir);
+        for t in [&expiring, &never, &deleted] {
+            store.insert_token(t).await.expect("insert");
+        }
+        assert!(
+            store
+                .delete_token(&project, &deleted.id, at_s(3))
+                .await
+                .expect("delete")
+        );
+        store.insert_api_key(&key).await.expect("insert key");
+        store
+            .insert_refresh_token(&refresh_record)
+            .await
+            .expect("insert refresh");
+    }
+    assert!(dir.path().join(DATABASE_FILE).is_file());
+
+    let store = open(&dir);
+    let now = at_s(10);
+    assert_eq!(
+        store
+            .get_token(&project, &expiring.id, now)
+            .await
+            .expect("get"),
+        Some(expiring.clone())
+    );
+    assert_eq!(
+        store
+            .get_token(&project, &never.id, now)
+            .await
+            .expect("get"),
+        Some(never.clone())
+    );
+    assert_eq!(
+        store
+            .get_token(&project, &deleted.id, now)
+            .await
+            .expect("get"),
+        None,
+        "a delete is durable too"
+    );
+    let page = store
+        .list_tokens(&project, &ListQuery::default(), now)
+        .await
+        .expect("list");
+    assert_eq!(page.tokens, vec![expiring, never]);
+    assert_eq!(page.total, 2);
+    assert_eq!(
+        store.api_key_by_hash(&key.hash).await.expect("by hash"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store
+            .take_refresh_token(&refresh.hash(), now)
+            .await
+            .expect("take"),
+        Some(refresh_record)
+    );
+
+    // Creation order keeps working across a restart: a token created now sorts after the rest.
+    let later = token(&project, 0, at_s(11));
+    store.insert_token(&later).await.expect("insert");
+    let page = store
+        .list_tokens(&project, &ListQuery::default(), at_s(12))
+        .await
+        .expect("list");
+    assert_eq!(page.tokens.last(), Some(&later));
+}
+
+#[tokio::test]
+async fn reopening_keeps_a_spent_refresh_token_spent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = ProjectId::generate();
+    let refresh = RefreshToken::generate();
+    let record = RefreshRecord {
+        hash: refresh.hash(),
+        key_id: KeyId::generate(),
+        project_id: project,
+        expires_at: at_s(3600),
+    };
+    {
+        let store = open(&dir);
+        store.insert_refresh_token(&record).await.expect("insert");
+        assert!(
+            store
+                .take_refresh_token(&refresh.hash(), at_s(1))
+                .await
+                .expect("take")
+                .is_some()
+        );
+    }
+    let store = open(&dir);
+    assert_eq!(
+        store
+            .take_refresh_token(&refresh.hash(), at_s(2))
+            .await
+            .expect("take"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn two_stores_on_one_directory_see_each_others_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = open(&dir);
+    let b = open(&dir);
+    let project = ProjectId::generate();
+    let now = at_s(1);
+
+    let t = token(&project, 3600, at_s(0));
+    a.insert_token(&t).await.expect("insert via a");
+    assert_eq!(
+        b.get_token(&project, &t.id, now).await.expect("get via b"),
+        Some(t.clone())
+    );
+    let duplicate = b.insert_token(&t).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::AlreadyExists)),
+        "the id is taken for b too: {duplicate:?}"
+    );
+
+    let key = ApiKeyRecord {
+        key_id: KeyId::generate(),
+        project_id: project.clone(),
+        hash: ApiKey::generate().hash(),
+        created_at: at_s(0),
+    };
+    b.insert_api_key(&key).await.expect("insert key via b");
+    assert_eq!(
+        a.api_key_by_id(&key.key_id).await.expect("by id via a"),
+        Some(key.clone())
+    );
+
+    assert!(
+        b.delete_token(&project, &t.id, now)
+            .await
+            .expect("delete via b")
+    );
+    assert_eq!(
+        a.get_token(&project, &t.id, now).await.expect("get via a"),
+        None
+    );
+    assert!(
+        !a.delete_token(&project, &t.id, now)
+            .await
+            .expect("delete via a")
+    );
+
+    assert!(a.revoke_api_key(&key.key_id).await.expect("revoke via a"));
+    assert_eq!(
+        b.api_key_by_hash(&key.hash).await.expect("by hash via b"),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deletes_through_two_stores_succeed_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stores = [Arc::new(open(&dir)), Arc::new(open(&dir))];
+    let project = ProjectId::generate();
+    let t = token(&project, 0, at_s(0));
+    stores[0].insert_token(&t).await.expect("insert");
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let (store, project, id) = (Arc::clone(&stores[i % 2]), project.clone(), t.id.clone());
+            tokio::spawn(async move {
+                store
+                    .delete_token(&project, &id, at_s(1))
+                    .await
+                    .expect("delete")
+            })
+        })
+        .collect();
+    let mut deleted = 0;
+    for task in tasks {
+        deleted += usize::from(task.await.expect("task"));
+    }
+    assert_eq!(deleted, 1);
+}
