@@ -1071,6 +1071,35 @@ pub async fn concurrent_takes_of_one_refresh_token_succeed_exactly_once<S: Store
     assert_eq!(taken, vec![record], "exactly one take gets the record");
 }
 
+pub async fn concurrent_revocations_of_one_key_succeed_exactly_once<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let key = api_key_record(&ProjectId::generate(), at_s(0));
+    store.insert_api_key(&key).await.expect("insert key");
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, id, barrier) =
+                (Arc::clone(&store), key.key_id.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.revoke_api_key(&id).await.expect("revoke")
+            })
+        })
+        .collect();
+    let mut revoked = 0;
+    for task in tasks {
+        if task.await.expect("task") {
+            revoked += 1;
+        }
+    }
+    assert_eq!(revoked, 1, "exactly one revocation reports it");
+    assert_eq!(
+        store.api_key_by_hash(&key.hash).await.expect("by hash"),
+        None
+    );
+}
+
 /// Expands to one `#[tokio::test]` per behaviour of the suite, each starting from `$setup()`
 /// (an `async fn() -> Option<Subject<S>>`; `None` skips the test).
 macro_rules! store_suite {
@@ -1104,6 +1133,7 @@ macro_rules! store_suite {
             listing_reaches_past_a_thousand_tokens,
             concurrent_deletes_of_one_token_succeed_exactly_once,
             concurrent_takes_of_one_refresh_token_succeed_exactly_once,
+            concurrent_revocations_of_one_key_succeed_exactly_once,
         );
     };
     (@by_ref $setup:path; $($name:ident),* $(,)?) => {

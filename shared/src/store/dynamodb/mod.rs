@@ -343,24 +343,31 @@ impl ApiKeyAdmin for DynamoStore {
         let Some(key) = self.api_key_by_id(id).await? else {
             return Ok(false);
         };
+        // Both items must still be there: of two concurrent revocations, one reports it.
         let delete = |pk: String| -> Result<TransactWriteItem, StoreError> {
             let delete = Delete::builder()
                 .table_name(&self.table)
                 .key(PK, attr::s(pk))
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
                 .build()
                 .map_err(StoreError::backend)?;
             Ok(TransactWriteItem::builder().delete(delete).build())
         };
         // Refresh tokens of this key need no deleting: refreshing checks that the key still
         // exists, and native TTL removes them later.
-        self.client
+        let result = self
+            .client
             .transact_write_items()
             .transact_items(delete(items::key_id_pk(id))?)
             .transact_items(delete(items::key_hash_pk(&key.hash))?)
             .send()
-            .await
-            .map_err(StoreError::backend)?;
-        Ok(true)
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if transaction_condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
     }
 
     async fn list_api_keys(
