@@ -418,6 +418,27 @@ async fn uploads_on_dynamodb_and_s3_are_byte_identical() {
 }
 
 #[tokio::test]
+async fn a_token_that_expires_mid_upload_refuses_the_next_chunk_and_keeps_the_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(options(dir.path(), StoreKind::Embedded, None)).await;
+    let api = Api::new(&server);
+    let token = api.create("{\"ttl\":2}").await.json["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let up = Uploader { api: &api, token };
+    let id = video_id(&up.chunk(&data(10, 13), Some("bytes 0-9/20"), None).await);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    up.chunk(&data(10, 14), Some("bytes 10-19/20"), Some(&id))
+        .await
+        .assert_problem(401, "authentication-invalid-upload-token", None);
+    let st = status(&api, &id).await;
+    assert_eq!(st["ingest"]["status"], "uploading");
+    assert_eq!(st["ingest"]["receivedBytes"][0]["to"], 9);
+    server.stop().await.expect("server stops");
+}
+
+#[tokio::test]
 async fn cors_preflight_and_headers_on_upload() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start(options(dir.path(), StoreKind::Embedded, None)).await;
