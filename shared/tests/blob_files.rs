@@ -66,6 +66,10 @@ impl Harness for Files {
         None
     }
 
+    async fn part_sizes(&self, _key: &str) -> Option<Vec<u64>> {
+        None
+    }
+
     async fn check_download_url(&self, key: &str, url: Option<String>, expected: &[u8]) {
         assert_eq!(url, None, "the local server serves files itself");
         blob_suite::assert_same(

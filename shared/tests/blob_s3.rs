@@ -167,6 +167,28 @@ impl Harness for S3 {
         })
     }
 
+    /// Per part, `HeadObject ?partNumber=n` (moto answers it, with `x-amz-mp-parts-count`).
+    async fn part_sizes(&self, key: &str) -> Option<Vec<u64>> {
+        let mut sizes = Vec::new();
+        let mut count = 1;
+        let mut number = 1;
+        while number <= count {
+            let out = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .part_number(number)
+                .send()
+                .await
+                .expect("HeadObject partNumber");
+            count = out.parts_count().unwrap_or(1);
+            sizes.push(u64::try_from(out.content_length().unwrap_or(-1)).expect("part size"));
+            number += 1;
+        }
+        Some(sizes)
+    }
+
     async fn check_download_url(&self, key: &str, url: Option<String>, expected: &[u8]) {
         let url = url.expect("S3 gives a URL");
         assert!(

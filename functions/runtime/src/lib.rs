@@ -167,15 +167,19 @@ pub async fn handle(
     endpoint: Endpoint,
     event: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
-    let param = path_parameter(
-        &event,
-        if endpoint.needs_blobs() {
-            "videoId"
-        } else {
-            "token"
-        },
-    );
+    let started = std::time::Instant::now();
+    let request_id = event
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let name = if endpoint.needs_blobs() {
+        "videoId"
+    } else {
+        "token"
+    };
+    let param = path_parameter(&event, name);
     let request = into_request(event);
+    let method = request.method().clone();
     let response = match (deps, endpoint) {
         (Deps::Tokens(app), Endpoint::CreateToken) => handlers::create_token(app, &request).await,
         (Deps::Tokens(app), Endpoint::ListTokens) => handlers::list_tokens(app, &request).await,
@@ -209,6 +213,15 @@ pub async fn handle(
         ))
         .into_response(),
     };
+    // Never the path (it may hold a token) nor credentials: the endpoint names the route.
+    tracing::info!(
+        request_id,
+        endpoint = ?endpoint,
+        method = %method,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
     into_lambda(response)
 }
 

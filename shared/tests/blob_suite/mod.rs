@@ -39,6 +39,10 @@ pub trait Harness: Send + Sync {
         progress: &BlobProgress,
     ) -> impl Future<Output = Option<bool>> + Send;
 
+    /// The sizes of the parts the completed blob under `key` was assembled from, in order, as
+    /// the backend reports them; `None` if the backend has no parts.
+    fn part_sizes(&self, key: &str) -> impl Future<Output = Option<Vec<u64>>> + Send;
+
     /// Checks what `download_url` returned for the completed blob holding `expected`.
     fn check_download_url(
         &self,
@@ -171,6 +175,9 @@ pub async fn round_trip<H: Harness>(
 ) -> BlobProgress {
     let progress = upload(h, key, blob, sizes, lost).await;
     assert_same(&h.read(key).await, blob);
+    if let Some(parts) = h.part_sizes(key).await {
+        check_part_sizes(&parts, &progress, blob.len());
+    }
     // (A lost append may have started a multipart upload of its own: abandoned, it is left to
     // the bucket's lifecycle rule.)
     if !lost {
@@ -181,6 +188,24 @@ pub async fn round_trip<H: Harness>(
         );
     }
     progress
+}
+
+/// Checks the part sizes the backend reports for a completed blob of `len` bytes: as many as
+/// the progress counts, none but the last below `MIN_PART_BYTES`, adding up to the blob.
+pub fn check_part_sizes(parts: &[u64], progress: &BlobProgress, len: usize) {
+    if progress.parts.is_empty() {
+        // A single PutObject: one part, or none reported.
+        assert!(parts.len() <= 1, "a single put has no parts: {parts:?}");
+        return;
+    }
+    assert_eq!(parts.len(), progress.parts.len(), "parts: {parts:?}");
+    assert_eq!(parts.iter().sum::<u64>(), len as u64, "parts: {parts:?}");
+    if let Some((_, full)) = parts.split_last() {
+        assert!(
+            full.iter().all(|&size| size >= MIN_PART_BYTES),
+            "a part but the last is below the minimum: {parts:?}"
+        );
+    }
 }
 
 /// `n` chunks of `size` bytes then one of `rest` (if not 0).
@@ -225,6 +250,10 @@ macro_rules! blob_suite {
                 if $crate::blob_suite::stages(&h) {
                     assert_eq!(progress.parts.len(), 3, "5 + 5 + 2 MiB");
                 }
+                if let Some(sizes) = h.part_sizes("videos/vi2").await {
+                    let mib = MIB as u64;
+                    assert_eq!(sizes, [5 * mib, 5 * mib, 2 * mib]);
+                }
             }
 
             #[tokio::test]
@@ -236,6 +265,10 @@ macro_rules! blob_suite {
                 if $crate::blob_suite::stages(&h) {
                     // 5 MiB, 5 MiB, then the last 1 MiB + 123 B.
                     assert_eq!(progress.parts.len(), 3, "two full parts and the rest");
+                }
+                if let Some(sizes) = h.part_sizes("videos/vi3").await {
+                    let mib = MIB as u64;
+                    assert_eq!(sizes, [5 * mib, 5 * mib, mib + 123]);
                 }
             }
 
