@@ -53,6 +53,23 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The item with this partition key, read strongly consistent.
+    pub(super) async fn get_consistent(
+        &self,
+        pk: String,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(out.item)
+    }
+
     /// Counts the project's tokens active at `now`, by the expiry index's key condition.
     async fn count_active(
         &self,
@@ -202,16 +219,7 @@ impl TokenReader for DynamoStore {
         id: &TokenId,
         now: DateTime<Utc>,
     ) -> Result<Option<UploadToken>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(items::token_pk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        let Some(raw) = out.item else {
+        let Some(raw) = self.get_consistent(items::token_pk(id)).await? else {
             return Ok(None);
         };
         let token = Item(raw).token()?;
@@ -223,16 +231,7 @@ impl TokenReader for DynamoStore {
         id: &TokenId,
         now: DateTime<Utc>,
     ) -> Result<Option<UploadToken>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(items::token_pk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        let Some(raw) = out.item else {
+        let Some(raw) = self.get_consistent(items::token_pk(id)).await? else {
             return Ok(None);
         };
         let token = Item(raw).token()?;
@@ -297,16 +296,10 @@ impl ApiKeyReader for DynamoStore {
 
 impl DynamoStore {
     async fn get_key_item(&self, pk: String) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        out.item.map(|raw| Item(raw).api_key()).transpose()
+        self.get_consistent(pk)
+            .await?
+            .map(|raw| Item(raw).api_key())
+            .transpose()
     }
 }
 

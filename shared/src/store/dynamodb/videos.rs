@@ -101,16 +101,11 @@ impl VideoStore for DynamoStore {
     }
 
     async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(video_pk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        out.item.as_ref().map(decode).transpose()
+        self.get_consistent(video_pk(id))
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
     }
 
     async fn update_video(
@@ -179,16 +174,8 @@ impl VideoStore for DynamoStore {
         id: &VideoId,
         index: u64,
     ) -> Result<Option<ReceivedChunk>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(chunk_pk(id, index)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        out.item
+        self.get_consistent(chunk_pk(id, index))
+            .await?
             .as_ref()
             .and_then(|item| item.get(RECORD))
             .and_then(|v| v.as_s().ok())
@@ -218,17 +205,9 @@ impl VideoStore for DynamoStore {
         &self,
         token: &TokenId,
     ) -> Result<Vec<VideoRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(uploads_pk(token)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        let ids: Vec<String> = out
-            .item
+        let ids: Vec<String> = self
+            .get_consistent(uploads_pk(token))
+            .await?
             .as_ref()
             .and_then(|item| item.get(VIDEO_IDS))
             .and_then(|v| v.as_ss().ok())
