@@ -70,6 +70,22 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Writes `items` in one transaction; `false` when one of their conditions failed (nothing
+    /// was written then).
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if transaction_condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
     /// Counts the project's tokens active at `now`, by the expiry index's key condition.
     async fn count_active(
         &self,
@@ -318,17 +334,14 @@ impl ApiKeyAdmin for DynamoStore {
                 .map_err(StoreError::backend)?;
             Ok(TransactWriteItem::builder().put(put).build())
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(put(items::key_hash_pk(&key.hash))?)
-            .transact_items(put(items::key_id_pk(&key.key_id))?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_condition_failed(&e) => Err(StoreError::AlreadyExists),
-            Err(e) => Err(StoreError::backend(e)),
+        let items = vec![
+            put(items::key_hash_pk(&key.hash))?,
+            put(items::key_id_pk(&key.key_id))?,
+        ];
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 
@@ -349,18 +362,11 @@ impl ApiKeyAdmin for DynamoStore {
         };
         // Refresh tokens of this key need no deleting: refreshing checks that the key still
         // exists, and native TTL removes them later.
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(delete(items::key_id_pk(id))?)
-            .transact_items(delete(items::key_hash_pk(&key.hash))?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if transaction_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend(e)),
-        }
+        self.transact(vec![
+            delete(items::key_id_pk(id))?,
+            delete(items::key_hash_pk(&key.hash))?,
+        ])
+        .await
     }
 
     async fn list_api_keys(

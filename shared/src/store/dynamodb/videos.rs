@@ -9,7 +9,7 @@
 
 use super::items::attr;
 use super::schema::{PK, PROJECT_ID, TTL_ATTRIBUTE};
-use super::{DynamoStore, condition_failed, transaction_condition_failed};
+use super::{DynamoStore, condition_failed};
 use crate::domain::{ReceivedChunk, TokenId, VideoId};
 use crate::store::{StoreError, VideoRecord, VideoStore};
 use async_trait::async_trait;
@@ -75,10 +75,7 @@ impl VideoStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(StoreError::backend)?;
-        let mut request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build());
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
         if let Some(token) = &record.video.token_id {
             let update = Update::builder()
                 .table_name(&self.table)
@@ -91,12 +88,12 @@ impl VideoStore for DynamoStore {
                 )
                 .build()
                 .map_err(StoreError::backend)?;
-            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+            items.push(TransactWriteItem::builder().update(update).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_condition_failed(&e) => Err(StoreError::AlreadyExists),
-            Err(e) => Err(StoreError::backend(e)),
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 
@@ -155,18 +152,11 @@ impl VideoStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(StoreError::backend)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_video).build())
-            .transact_items(TransactWriteItem::builder().put(put_chunk).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if transaction_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend(e)),
-        }
+        self.transact(vec![
+            TransactWriteItem::builder().put(put_video).build(),
+            TransactWriteItem::builder().put(put_chunk).build(),
+        ])
+        .await
     }
 
     async fn get_chunk(
