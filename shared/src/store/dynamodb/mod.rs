@@ -235,11 +235,10 @@ impl TokenReader for DynamoStore {
         id: &TokenId,
         now: DateTime<Utc>,
     ) -> Result<Option<UploadToken>, StoreError> {
-        let Some(raw) = self.get_consistent(items::token_pk(id)).await? else {
-            return Ok(None);
-        };
-        let token = Item(raw).token()?;
-        Ok((token.project_id == *project && token.is_active(now)).then_some(token))
+        Ok(self
+            .find_token(id, now)
+            .await?
+            .filter(|token| token.project_id == *project))
     }
 
     async fn find_token(
