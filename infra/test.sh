@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one:
-#   1. installs what the tests drive: a Python venv (.venv) with moto and the official Python
-#      client, and the official Node client (tests/clients/node_modules);
+#   1. installs what the tests drive: a Python venv (.venv) with moto, schemathesis and the
+#      official Python client; the official Node client, the browser uploader and
+#      playwright-core (tests/clients/node_modules); Debian's chromium for the browser test;
 #   2. checks formatting and clippy;
 #   3. starts a moto server (DynamoDB API) on a free 127.0.0.1 port;
 #   4. runs every workspace test, the DynamoDB ones against moto;
@@ -12,7 +13,7 @@ root=$(pwd)
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python venv (.venv): moto server and the api.video client"
+step "Python venv (.venv): moto server, schemathesis, the api.video client"
 stamp=.venv/.requirements.sha256
 want=$(sha256sum infra/requirements-test.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -23,8 +24,19 @@ else
   echo "up to date"
 fi
 
-step "npm: the official Node client"
+step "npm: the official Node client, the browser uploader, playwright-core"
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+
+step "chromium (Debian) for the browser test"
+if command -v chromium >/dev/null 2>&1; then
+  echo "present: $(chromium --version 2>/dev/null)"
+else
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  echo "installed: $(chromium --version 2>/dev/null)"
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -38,8 +50,10 @@ step "moto server on 127.0.0.1"
 start_moto
 
 step "cargo test (every workspace test)"
+set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
+set -e
 
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.log | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.log | awk '{s += $1} END {print s + 0}')

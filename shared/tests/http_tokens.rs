@@ -70,11 +70,15 @@ async fn create_with_empty_object_makes_a_token_that_never_expires() {
 async fn create_with_empty_body_makes_a_token_that_never_expires() {
     let api = Api::new().await;
     let key = api.new_key().await;
-    for body in ["", "  \n"] {
-        let reply = api.create(&key.basic(), body).await;
-        let token = reply.ok();
-        assert_eq!(keys(&token), ["createdAt", "token", "ttl"], "{body:?}");
-        assert_eq!(token["ttl"], 0);
+    let reply = api.create(&key.basic(), "").await;
+    let token = reply.ok();
+    assert_eq!(keys(&token), ["createdAt", "token", "ttl"]);
+    assert_eq!(token["ttl"], 0);
+    // Whitespace alone is a body, and not a JSON object (schemathesis found this one).
+    for body in [" ", "  \n"] {
+        api.create(&key.basic(), body)
+            .await
+            .problem(400, "invalid-payload", Some("body"));
     }
     // And with no Content-Type at all.
     let reply = api

@@ -1,14 +1,34 @@
 """Drives the official Python client (PyPI api.video 1.4.7, Bearer via /auth/api-key) through
-every upload-token method against a running server. Usage: python_tokens.py BASE_URL API_KEY"""
+every upload-token method against a running server: create_token (with and without ttl), list
+(sort_by, sort_order, current_page, page_size; every page walked), get_token, delete_token, the
+client's connect/refresh_token, and the typed exceptions of its errors.
+Usage: python_tokens.py BASE_URL API_KEY"""
+import json
 import sys
+from datetime import timedelta
 
 import apivideo
 from apivideo.api.upload_tokens_api import UploadTokensApi
-from apivideo.exceptions import NotFoundException
+from apivideo.api_client import ApiClient
+from apivideo.configuration import Configuration
+from apivideo.exceptions import (
+    ApiException,
+    NotFoundException,
+    UnauthorizedException,
+)
 from apivideo.model.token_creation_payload import TokenCreationPayload
 
 base_url, api_key = sys.argv[1], sys.argv[2]
 checks = 0
+methods = set()
+EXPECTED_METHODS = {
+    "AuthenticatedApiClient.connect",
+    "AuthenticatedApiClient.refresh_token",
+    "UploadTokensApi.create_token",
+    "UploadTokensApi.list",
+    "UploadTokensApi.get_token",
+    "UploadTokensApi.delete_token",
+}
 
 
 def check(condition, message):
@@ -18,44 +38,151 @@ def check(condition, message):
     checks += 1
 
 
+def used(name):
+    methods.add(name)
+
+
+def fails(call, exception, status, slug, name=None):
+    """Runs call, which must raise `exception` carrying a problem+json of `status` and `slug`."""
+    try:
+        result = call()
+    except exception as e:
+        check(e.status == status, f"status {e.status}, want {status}: {e.body!r}")
+        content_type = e.headers.get("Content-Type") if e.headers else None
+        check(content_type == "application/problem+json", f"problem content type: {content_type}")
+        body = json.loads(e.body)
+        check(body.get("status") == status, f"problem status: {body}")
+        check(body.get("type", "").endswith("/" + slug), f"problem type {body.get('type')}, want {slug}")
+        check(bool(body.get("title")), f"problem title: {body}")
+        if name is not None:
+            check(body.get("name") == name, f"problem name {body.get('name')}, want {name}")
+        return body
+    raise AssertionError(f"expected {exception.__name__} {status} {slug}, got {result!r}")
+
+
+def lenient(ttl):
+    """A payload the client would refuse to build: its ttl bounds checked by the server only."""
+    configuration = Configuration(disabled_client_side_validations="minimum,maximum")
+    return TokenCreationPayload(ttl=ttl, _configuration=configuration)
+
+
+# A bad API key: /auth/api-key answers 400, which the client raises from connect().
+bad = apivideo.AuthenticatedApiClient("not-a-real-key-000")
+bad.configuration.host = base_url
+fails(bad.connect, ApiException, 400, "authentication-invalid-user-credentials")
+# No Authorization at all (a plain ApiClient): 401, the client's UnauthorizedException.
+with ApiClient(Configuration(host=base_url)) as anonymous:
+    fails(lambda: UploadTokensApi(anonymous).list(), UnauthorizedException, 401,
+          "authentication-missing-authorization-header")
+
 client = apivideo.AuthenticatedApiClient(api_key)
 client.configuration.host = base_url  # the constructor overwrites it: set it afterwards
-with client:
+client.connect()
+used("AuthenticatedApiClient.connect")
+with client:  # connects again, and closes the client's pool at the end
     api = UploadTokensApi(client)
+    before = api.list().pagination.items_total
+    used("UploadTokensApi.list")
+
     short = api.create_token(TokenCreationPayload(ttl=60))
     long = api.create_token(TokenCreationPayload(ttl=7200))
     never = api.create_token(TokenCreationPayload(ttl=0))
-    check(short.token.startswith("to") and len(short.token) == 24, "token id format")
-    check(short.ttl == 60 and short.expires_at is not None, "ttl and expiresAt")
-    check(never.ttl == 0 and "expires_at" not in never, "never-expiring token has no expiresAt")
+    implicit = api.create_token(TokenCreationPayload())  # body {}: no ttl
+    used("UploadTokensApi.create_token")
+    mine = [short, long, never, implicit]
+    check(len({t.token for t in mine}) == 4, "tokens are distinct")
+    for t in mine:
+        check(t.token.startswith("to") and len(t.token) == 24 and t.token.isalnum(), f"token id {t.token}")
+        check(t.created_at.utcoffset() == timedelta(0), f"createdAt in UTC: {t.created_at}")
+    check(short.ttl == 60 and short.expires_at - short.created_at == timedelta(seconds=60),
+          f"expiresAt = createdAt + 60: {short}")
+    check(long.ttl == 7200 and long.expires_at - long.created_at == timedelta(seconds=7200),
+          f"expiresAt = createdAt + 7200: {long}")
+    check(never.ttl == 0 and "expires_at" not in never, f"ttl 0 never expires: {never}")
+    check(implicit.ttl == 0 and "expires_at" not in implicit, f"no ttl never expires: {implicit}")
 
-    mine = {short.token, long.token, never.token}
-    by_ttl = [t.token for t in api.list(sort_by="ttl", sort_order="asc", page_size=100).data if t.token in mine]
-    check(by_ttl == [short.token, long.token, never.token], f"ttl asc order: {by_ttl}")
-    by_created = [t.token for t in api.list(sort_by="createdAt", sort_order="desc", page_size=100).data if t.token in mine]
-    check(by_created == [never.token, long.token, short.token], f"createdAt desc order: {by_created}")
+    # Out-of-range ttls, past the client's own checks: 400 naming ttl, nothing created.
+    for ttl in (-1, 2147483648):
+        fails(lambda: api.create_token(lenient(ttl)), ApiException, 400, "invalid-attribute", "ttl")
+    # Out-of-range page parameters.
+    fails(lambda: api.list(page_size=101), ApiException, 400, "invalid-query-parameter", "pageSize")
+    fails(lambda: api.list(page_size=0), ApiException, 400, "invalid-query-parameter", "pageSize")
+    fails(lambda: api.list(current_page=0), ApiException, 400, "invalid-query-parameter", "currentPage")
 
-    first = api.list(page_size=1, current_page=1)
-    check(first.pagination.page_size == 1 and first.pagination.current_page == 1, "pagination echo")
-    check(first.pagination.items_total >= 3, "items total")
-    check([l.rel for l in first.pagination.links][:2] == ["self", "first"], "links")
-    second = api.list(page_size=1, current_page=2)
-    check(second.data[0].token != first.data[0].token, "pages differ")
+    ids = [t.token for t in mine]
 
-    got = api.get_token(long.token)
-    check(got.token == long.token and got.ttl == 7200, "get")
+    def order(**kwargs):
+        listed = api.list(page_size=100, **kwargs)
+        check(listed.pagination.items_total == before + 4, f"itemsTotal {listed.pagination.items_total}")
+        return [t.token for t in listed.data if t.token in ids]
+
+    by_ttl = order(sort_by="ttl", sort_order="asc")
+    # Never-expiring tokens count as the longest-lived; ties are broken by token id.
+    check(by_ttl == [short.token, long.token] + sorted([never.token, implicit.token]), f"ttl asc order: {by_ttl}")
+    by_ttl = order(sort_by="ttl", sort_order="desc")
+    check(set(by_ttl[:2]) == {never.token, implicit.token} and by_ttl[2:] == [long.token, short.token],
+          f"ttl desc order: {by_ttl}")
+    check(order(sort_by="createdAt", sort_order="desc") == ids[::-1], "createdAt desc order")
+    check(order(sort_by="createdAt", sort_order="asc") == ids, "createdAt asc order")
+    check(order() == ids, "default order is createdAt asc")
+
+    # Walk every page, one token a page: no repeats, no gaps, links as the spec has them.
+    total = before + 4
+    seen = []
+    page = 1
+    while True:
+        listed = api.list(sort_by="createdAt", sort_order="asc", current_page=page, page_size=1)
+        p = listed.pagination
+        check(p.current_page == page and p.page_size == 1, f"page {page} echo: {p}")
+        check(p.items_total == total and p.pages_total == total, f"page {page} totals: {p}")
+        check(p.current_page_items == len(listed.data) == 1, f"page {page} items: {p}")
+        rels = [l.rel for l in p.links]
+        want = ["self", "first"] + (["previous"] if page > 1 else []) + (["next"] if page < total else []) + ["last"]
+        check(rels == want, f"page {page} links {rels}, want {want}")
+        uris = {l.rel: l.uri for l in p.links}
+        q = "/upload-tokens?sortBy=createdAt&sortOrder=asc&currentPage={}&pageSize=1"
+        check(uris["self"] == q.format(page), f"self link {uris['self']}")
+        check(uris["first"] == q.format(1) and uris["last"] == q.format(total), f"first/last links {uris}")
+        if "next" in uris:
+            check(uris["next"] == q.format(page + 1), f"next link {uris['next']}")
+        if "previous" in uris:
+            check(uris["previous"] == q.format(page - 1), f"previous link {uris['previous']}")
+        seen.extend(t.token for t in listed.data)
+        if "next" not in uris:
+            break
+        page += 1
+    check(page == total, f"walked {page} pages, want {total}")
+    check(len(seen) == len(set(seen)) == total, f"pages repeat or skip: {seen}")
+    check([t for t in seen if t in ids] == ids, "all created tokens listed, in creation order")
+    past = api.list(current_page=total + 1, page_size=1)
+    check(past.data == [] and past.pagination.items_total == total, f"page past the last: {past}")
+
+    for t in mine:
+        got = api.get_token(t.token)
+        check(got.token == t.token and got.ttl == t.ttl and got.created_at == t.created_at,
+              f"get {t.token}: {got}")
+        check(got.get("expires_at") == t.get("expires_at"), f"get {t.token} expiresAt: {got}")
+    used("UploadTokensApi.get_token")
+
+    # A refreshed access token keeps working (and the old refresh token is spent).
+    old_refresh = client._refresh_token
+    client.refresh_token()
+    used("AuthenticatedApiClient.refresh_token")
+    check(client._refresh_token != old_refresh, "refresh token rotates")
+    check(api.get_token(long.token).token == long.token, "calls work after refresh_token")
+
     api.delete_token(long.token)
-    try:
-        api.get_token(long.token)
-        check(False, "deleted token must be 404")
-    except NotFoundException as e:
-        check(e.status == 404, "404 after delete")
-    try:
-        api.delete_token(long.token)
-        check(False, "deleting twice must be 404")
-    except NotFoundException:
-        check(True, "")
-    for token in (short.token, never.token):
-        api.delete_token(token)
+    used("UploadTokensApi.delete_token")
+    fails(lambda: api.get_token(long.token), NotFoundException, 404, "resource-not-found", "uploadToken")
+    fails(lambda: api.delete_token(long.token), NotFoundException, 404, "resource-not-found", "uploadToken")
+    unknown = "to" + "A" * 22
+    fails(lambda: api.get_token(unknown), NotFoundException, 404, "resource-not-found", "uploadToken")
+    fails(lambda: api.delete_token(unknown), NotFoundException, 404, "resource-not-found", "uploadToken")
+    listed = [t.token for t in api.list(page_size=100).data]
+    check(long.token not in listed and short.token in listed, "a deleted token leaves the list")
+    for t in (short, never, implicit):
+        api.delete_token(t.token)
+    check(api.list().pagination.items_total == before, "every created token deleted")
 
-print(f"python client: {checks} checks passed")
+check(methods == EXPECTED_METHODS, f"methods used {sorted(methods)}, want {sorted(EXPECTED_METHODS)}")
+print(f"python client: {len(methods)} methods, {checks} checks passed: {', '.join(sorted(methods))}")

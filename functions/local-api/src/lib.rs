@@ -4,14 +4,18 @@
 //! Also the library the end-to-end tests drive: [`start`] binds, serves in the background and
 //! returns a [`Server`] handle that stops cleanly.
 
+mod assets;
 mod options;
 mod project;
 mod secret;
 mod serve;
+mod tls;
 
+pub use assets::{OPENAPI_YAML, VIDEO_UPLOADER_JS, VIDEO_UPLOADER_VERSION};
 pub use options::{Options, StoreKind, StoreOptions};
 pub use project::DefaultProject;
 pub use serve::{LAMBDA_EVENT_LIMIT, MAX_BODY_BYTES, Server, start};
+pub use tls::{GENERATED_CERT, Identity};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +72,9 @@ pub enum LocalError {
     /// The store could not be opened or used.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The TLS certificate or key could not be made or used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

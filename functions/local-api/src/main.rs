@@ -29,6 +29,10 @@ async fn main() -> ExitCode {
         }
     };
     println!("upload-tokens local API on {} ({store})", server.url());
+    if let Some(cert) = &server.certificate {
+        println!("TLS certificate: {} (curl --cacert it)", cert.display());
+        println!("demo page: {}/demo", server.url());
+    }
     println!("project: {}", server.project.project_id);
     println!("API key: {}", server.project.api_key.expose());
     println!(

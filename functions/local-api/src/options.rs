@@ -62,6 +62,19 @@ pub struct Options {
     #[arg(long, env = "UPLOAD_TOKENS_ALLOW_ORIGIN", default_value = "*")]
     pub allow_origin: String,
 
+    /// Serve HTTPS with a self-signed certificate for localhost and 127.0.0.1, generated at
+    /// start and written to <data-dir>/tls/cert.pem (the browser uploader only speaks HTTPS).
+    #[arg(long, env = "UPLOAD_TOKENS_TLS")]
+    pub tls: bool,
+
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key) instead of a generated one.
+    #[arg(long, env = "UPLOAD_TOKENS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "UPLOAD_TOKENS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Store selection.
     #[command(flatten)]
     pub store: StoreOptions,
@@ -76,6 +89,9 @@ impl Options {
             lambda_limits: false,
             max_upload_bytes: 50 * 1024 * 1024 * 1024,
             allow_origin: "*".into(),
+            tls: false,
+            tls_cert: None,
+            tls_key: None,
             store: StoreOptions {
                 data_dir: data_dir.into(),
                 store: StoreKind::Embedded,

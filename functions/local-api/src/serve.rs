@@ -2,11 +2,13 @@
 //! shared router and handlers. It also serves the files of the embedded blob store through
 //! signed `/downloads/{videoId}` links.
 
-use crate::{Blobs, DefaultProject, LocalError, Options, open_stores, secret};
+use crate::tls::Identity;
+use crate::{Blobs, DefaultProject, LocalError, Options, assets, open_stores, secret};
 use axum::body::Body;
 use axum::extract::State;
 use http::{HeaderValue, header};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -28,14 +30,21 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The default project and its key.
     pub project: DefaultProject,
+    /// With HTTPS: the PEM certificate clients should trust.
+    pub certificate: Option<PathBuf>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Server {
-    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    /// Base URL, e.g. `http://127.0.0.1:8080` (or `https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting connections, lets requests in flight finish, and returns.
@@ -51,6 +60,7 @@ struct Shared {
     media: Media,
     blobs: Blobs,
     lambda_limits: bool,
+    https: bool,
 }
 
 /// Opens the stores, ensures the default project, binds `options.addr` and serves in the
@@ -88,39 +98,92 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         addr: options.addr.clone(),
         source,
     })?;
+    let identity = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => Some(Identity::from_files(cert, key)?),
+        (None, None) if options.tls => Some(Identity::self_signed(&options.store.data_dir, addr)?),
+        (None, None) => None,
+        _ => {
+            return Err(LocalError::Usage(
+                "--tls-cert and --tls-key go together".into(),
+            ));
+        }
+    };
+    let certificate = identity.as_ref().map(|i| i.certificate.clone());
     let shared = Arc::new(Shared {
         media,
         blobs,
         lambda_limits: options.lambda_limits,
+        https: identity.is_some(),
     });
     let router = axum::Router::new()
         .fallback(serve_request)
         .with_state(shared);
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
+    let task = match identity {
+        None => tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }),
+        Some(identity) => {
+            let config = identity.server_config()?;
+            let listener = listener.into_std().map_err(|source| LocalError::Bind {
+                addr: options.addr.clone(),
+                source,
+            })?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
                 let _ = stopped.await;
+                stopper.graceful_shutdown(Some(GRACE));
+            });
+            let server = axum_server::from_tcp_rustls(listener, config).map_err(|source| {
+                LocalError::Bind {
+                    addr: options.addr.clone(),
+                    source,
+                }
+            })?;
+            tokio::spawn(async move {
+                server
+                    .handle(handle)
+                    .serve(router.into_make_service())
+                    .await
             })
-            .await
-    });
+        }
+    };
     Ok(Server {
         addr,
         project,
+        certificate,
         shutdown,
         task,
     })
 }
 
+/// How long requests in flight may take to finish once an HTTPS server is asked to stop.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn serve_request(
     State(shared): State<Arc<Shared>>,
     request: http::Request<Body>,
 ) -> http::Response<Body> {
-    let (parts, body) = request.into_parts();
-    if let (&http::Method::GET, Some(video)) =
-        (&parts.method, parts.uri.path().strip_prefix("/downloads/"))
-    {
-        return download(&shared, video, parts.uri.query()).await;
+    let (mut parts, body) = request.into_parts();
+    if parts.method == http::Method::GET {
+        if let Some(video) = parts.uri.path().strip_prefix("/downloads/") {
+            return download(&shared, video, parts.uri.query()).await;
+        }
+        if let Some(response) = assets::serve(parts.uri.path()) {
+            return response;
+        }
+    }
+    if shared.https {
+        // Links the handlers build (assets.mp4) must say https, whatever the client claimed.
+        parts.headers.insert(
+            http::HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("https"),
+        );
     }
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,

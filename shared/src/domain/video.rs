@@ -110,15 +110,38 @@ pub struct VideoPatch {
     mp4_support: Option<bool>,
 }
 
-const MAX_TEXT: usize = 4096;
+/// Longest title or description, in characters.
+pub const MAX_TEXT: usize = 4096;
+/// Most tags, and most metadata pairs, on one video.
+pub const MAX_ITEMS: usize = 100;
+/// Longest tag or metadata key, in characters.
+pub const MAX_LABEL: usize = 255;
+/// Longest metadata value, in characters.
+pub const MAX_VALUE: usize = 1024;
 
-fn text(name: &'static str, v: &Value) -> Result<String, InvalidVideoAttribute> {
+/// A string of `min..=max` characters.
+fn text(
+    name: &'static str,
+    v: &Value,
+    min: usize,
+    max: usize,
+    detail: &'static str,
+) -> Result<String, InvalidVideoAttribute> {
     match v {
-        Value::String(s) if s.chars().count() <= MAX_TEXT => Ok(s.clone()),
-        _ => Err(InvalidVideoAttribute {
-            name,
-            detail: "must be a string of at most 4096 characters",
-        }),
+        Value::String(s) if (min..=max).contains(&s.chars().count()) => Ok(s.clone()),
+        _ => Err(InvalidVideoAttribute { name, detail }),
+    }
+}
+
+/// An array of at most [`MAX_ITEMS`] elements.
+fn items<'a>(
+    name: &'static str,
+    v: &'a Value,
+    detail: &'static str,
+) -> Result<&'a Vec<Value>, InvalidVideoAttribute> {
+    match v.as_array() {
+        Some(items) if items.len() <= MAX_ITEMS => Ok(items),
+        _ => Err(InvalidVideoAttribute { name, detail }),
     }
 }
 
@@ -131,51 +154,56 @@ fn flag(name: &'static str, v: &Value) -> Result<bool, InvalidVideoAttribute> {
 
 impl VideoPatch {
     /// Validates a PATCH body. Unknown attributes are ignored (the clients send read-only ones).
+    /// The limits are those of `infra/openapi.yaml`; they keep a video item far below
+    /// DynamoDB's 400 KB.
     pub fn parse(body: &Map<String, Value>) -> Result<Self, InvalidVideoAttribute> {
         let mut patch = Self::default();
         if let Some(v) = body.get("title") {
-            let title = text("title", v)?;
-            if title.trim().is_empty() {
-                return Err(InvalidVideoAttribute {
-                    name: "title",
-                    detail: "must not be empty",
-                });
-            }
-            patch.title = Some(title);
+            patch.title = Some(text(
+                "title",
+                v,
+                1,
+                MAX_TEXT,
+                "must be a string of 1 to 4096 characters",
+            )?);
         }
         if let Some(v) = body.get("description") {
             patch.description = Some(match v {
                 Value::Null => None,
-                v => Some(text("description", v)?),
+                v => Some(text(
+                    "description",
+                    v,
+                    0,
+                    MAX_TEXT,
+                    "must be null or a string of at most 4096 characters",
+                )?),
             });
         }
         if let Some(v) = body.get("tags") {
-            let tags = v.as_array().ok_or(InvalidVideoAttribute {
-                name: "tags",
-                detail: "must be an array of strings",
-            })?;
+            const DETAIL: &str =
+                "must be an array of at most 100 strings of at most 255 characters";
             patch.tags = Some(
-                tags.iter()
-                    .map(|t| text("tags", t))
+                items("tags", v, DETAIL)?
+                    .iter()
+                    .map(|t| text("tags", t, 0, MAX_LABEL, DETAIL))
                     .collect::<Result<_, _>>()?,
             );
         }
         if let Some(v) = body.get("metadata") {
+            const DETAIL: &str = "must be an array of at most 100 {\"key\": string (1 to 255 \
+                                  characters), \"value\": string (at most 1024 characters)}";
             let bad = InvalidVideoAttribute {
                 name: "metadata",
-                detail: "must be an array of {\"key\": string, \"value\": string}",
+                detail: DETAIL,
             };
-            let items = v.as_array().ok_or(bad.clone())?;
             patch.metadata = Some(
-                items
+                items("metadata", v, DETAIL)?
                     .iter()
                     .map(|m| match (m.get("key"), m.get("value")) {
-                        (Some(Value::String(k)), Some(Value::String(v))) if !k.is_empty() => {
-                            Ok(Metadata {
-                                key: k.clone(),
-                                value: v.clone(),
-                            })
-                        }
+                        (Some(k), Some(v)) => Ok(Metadata {
+                            key: text("metadata", k, 1, MAX_LABEL, DETAIL)?,
+                            value: text("metadata", v, 0, MAX_VALUE, DETAIL)?,
+                        }),
                         _ => Err(bad.clone()),
                     })
                     .collect::<Result<_, _>>()?,
@@ -255,7 +283,15 @@ mod tests {
     fn bad_attributes_are_named() {
         for (body, name) in [
             (json!({"title": 3}), "title"),
-            (json!({"title": " "}), "title"),
+            (json!({"title": ""}), "title"),
+            (json!({"title": "x".repeat(4097)}), "title"),
+            (json!({"tags": vec!["t"; 101]}), "tags"),
+            (json!({"tags": ["x".repeat(256)]}), "tags"),
+            (json!({"metadata": [{"key": "", "value": "v"}]}), "metadata"),
+            (
+                json!({"metadata": [{"key": "k", "value": "v".repeat(1025)}]}),
+                "metadata",
+            ),
             (json!({"tags": "x"}), "tags"),
             (json!({"tags": [1]}), "tags"),
             (json!({"metadata": [{"key": "k"}]}), "metadata"),

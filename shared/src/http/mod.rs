@@ -24,7 +24,7 @@ use std::sync::Arc;
 pub use authn::{Principal, authenticate};
 pub use error::ApiError;
 pub use problem::Problem;
-pub use router::{Route, dispatch};
+pub use router::{ROUTES, Route, dispatch};
 pub use session::{exchange_api_key, refresh_session};
 pub use tokens::{create_token, delete_token, get_token, list_tokens};
 pub use upload::{upload, upload_preflight};

@@ -8,6 +8,23 @@ use super::{
 };
 use http::Method;
 
+/// Every endpoint as `(method, path template)`, in OpenAPI's `{param}` notation: what
+/// `infra/openapi.yaml` documents and `template.yaml` routes (tests keep the three in sync).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/upload-tokens"),
+    ("GET", "/upload-tokens"),
+    ("GET", "/upload-tokens/{token}"),
+    ("DELETE", "/upload-tokens/{token}"),
+    ("POST", "/auth/api-key"),
+    ("POST", "/auth/refresh"),
+    ("POST", "/upload"),
+    ("OPTIONS", "/upload"),
+    ("GET", "/videos/{videoId}"),
+    ("PATCH", "/videos/{videoId}"),
+    ("DELETE", "/videos/{videoId}"),
+    ("GET", "/videos/{videoId}/status"),
+];
+
 /// A recognised endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -162,6 +179,23 @@ mod tests {
             Route::resolve(&Method::POST, "/auth/refresh").ok(),
             Some(Route::Refresh)
         );
+    }
+
+    #[test]
+    fn every_listed_route_resolves_and_every_route_is_listed() {
+        let mut served = std::collections::HashSet::new();
+        for (method, template) in ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).expect("method");
+            let path = template
+                .replace("{token}", "to1tcmSFHeYY5KzyhOqVKMKb")
+                .replace("{videoId}", "vi4blUQJFrYWbaG44NChkH27");
+            let route = Route::resolve(&method, &path).expect("listed routes resolve");
+            assert_eq!(route_template(&path), *template);
+            served.insert(format!("{route:?}").split('(').next().map(str::to_owned));
+        }
+        // Twelve variants of `Route`, each reached by one listed route.
+        assert_eq!(served.len(), 12);
+        assert_eq!(ROUTES.len(), 12);
     }
 
     #[test]
