@@ -35,6 +35,7 @@ async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &st
         .expect("a token")
         .to_owned();
     let reports = workspace().join("target/schemathesis").join(label);
+    let _ = std::fs::remove_dir_all(&reports);
     std::fs::create_dir_all(&reports).expect("report dir");
     let basic = base64_basic(server.project.api_key.expose());
     let output = tokio::task::block_in_place(|| {
@@ -46,7 +47,13 @@ async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &st
             .args(["--checks", "all", "--mode", "all"])
             .args(["--max-examples", MAX_EXAMPLES])
             .args(["--header", &format!("Authorization: Basic {basic}")])
-            .args(["--report", "junit", "--report-dir"])
+            .args([
+                "--report",
+                "junit,har",
+                "--output-sanitize",
+                "false",
+                "--report-dir",
+            ])
             .arg(&reports)
             // One worker: with two, hypothesis 6 (schemathesis 4.32.5) sometimes fails its own
             // lambda-description cache ("AST constructor recursion depth mismatch").
@@ -83,6 +90,33 @@ async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &st
         200
     );
     server.stop().await.expect("server stops");
+}
+
+/// (requests, `POST /upload` answered 201) in the newest HAR report of `dir`.
+fn har_uploads(dir: &std::path::Path) -> (usize, usize) {
+    let newest = std::fs::read_dir(dir)
+        .expect("report dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json") && p.to_string_lossy().contains("har")
+        })
+        .max()
+        .expect("a HAR report");
+    let har: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&newest).expect("HAR readable")).expect("HAR JSON");
+    let entries = har["log"]["entries"].as_array().expect("HAR entries");
+    let uploaded = entries
+        .iter()
+        .filter(|e| {
+            e["request"]["method"] == "POST"
+                && e["request"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.contains("/upload?"))
+                && e["response"]["status"] == 201
+        })
+        .count();
+    (entries.len(), uploaded)
 }
 
 fn base64_basic(key: &str) -> String {
