@@ -84,11 +84,10 @@ async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &st
     assert!(generated > 1000, "{summary}");
     println!("schemathesis ({label}): {}", summary.trim());
 
-    // The live token survived the run: nothing in it deleted what it did not create.
-    assert_eq!(
-        api.get(&format!("/upload-tokens/{token}")).await.status,
-        200
-    );
+    // Uploads went through, not only their refusals: the run reached the upload logic.
+    let (requests, uploaded) = har_uploads(&reports);
+    assert!(uploaded > 0, "no upload succeeded in {requests} requests");
+    println!("schemathesis ({label}): {requests} requests, {uploaded} uploads accepted (201)");
     server.stop().await.expect("server stops");
 }
 
