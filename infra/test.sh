@@ -38,6 +38,10 @@ else
   echo "installed: $(chromium --version 2>/dev/null)"
 fi
 
+step "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "clean"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

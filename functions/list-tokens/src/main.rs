@@ -5,5 +5,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), upload_tokens_runtime::Error> {
-    upload_tokens_runtime::serve(upload_tokens_runtime::Endpoint::ListTokens).await
+    upload_tokens_runtime::serve_tokens(upload_tokens_runtime::TokenEndpoint::ListTokens).await
 }

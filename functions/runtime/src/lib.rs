@@ -1,76 +1,40 @@
 //! What every Lambda function binary shares: building the AWS clients once per execution
 //! environment, converting API Gateway events to and from the shared handlers' `http` types,
 //! and JSON logs. The handlers themselves live in `upload_tokens_core::http`.
+//!
+//! Init (before the first `next` poll) only reads the environment and builds clients: no network
+//! I/O. The signing secret is read from Secrets Manager on the first request that needs it, once
+//! per execution environment (a failed read is retried by the next request).
 
+mod aws;
+mod endpoint;
+mod event;
+mod secret;
+
+pub use aws::aws_config;
+pub use endpoint::{MediaEndpoint, TokenEndpoint, VideoEndpoint};
 pub use lambda_http::Error;
+pub use secret::{SIGNING_SECRET_ARN_ENV, SIGNING_SECRET_ENV, SecretError, SecretSource};
 
-use bytes::Bytes;
+use event::{into_lambda, into_request, path_parameter};
 use lambda_http::{Body, RequestExt, service_fn};
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 use upload_tokens_core::auth::{AccessTokenSigner, SigningKey};
 use upload_tokens_core::domain::SystemClock;
-use upload_tokens_core::http::{self as handlers, App, Media, UploadLimits};
+use upload_tokens_core::http::{self as handlers, ApiError, App, Media, UploadLimits};
+use upload_tokens_core::store::Store;
 use upload_tokens_core::store::dynamodb::DynamoStore;
 use upload_tokens_core::store::s3::S3BlobStore;
 
 /// Environment variable naming the DynamoDB table.
 pub const TABLE_ENV: &str = "TABLE_NAME";
-/// Environment variable holding the access-token signing secret (≥ 32 bytes).
-pub const SIGNING_SECRET_ENV: &str = "SIGNING_SECRET";
 /// Environment variable naming the S3 bucket (upload and video functions).
 pub const BUCKET_ENV: &str = "BUCKET_NAME";
 /// Optional: largest accepted file in bytes (default 50 GiB).
 pub const MAX_UPLOAD_BYTES_ENV: &str = "MAX_UPLOAD_BYTES";
 /// Optional: `Access-Control-Allow-Origin` of /upload (default `*`).
 pub const ALLOW_ORIGIN_ENV: &str = "ALLOW_ORIGIN";
-
-/// Which endpoint a function binary serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `POST /upload-tokens`.
-    CreateToken,
-    /// `GET /upload-tokens`.
-    ListTokens,
-    /// `GET /upload-tokens/{token}`.
-    GetToken,
-    /// `DELETE /upload-tokens/{token}`.
-    DeleteToken,
-    /// `POST /auth/api-key` and `POST /auth/refresh`.
-    Auth,
-    /// `POST /upload` and its `OPTIONS` preflight.
-    Upload,
-    /// `GET /videos/{videoId}`.
-    GetVideo,
-    /// `PATCH /videos/{videoId}`.
-    UpdateVideo,
-    /// `DELETE /videos/{videoId}`.
-    DeleteVideo,
-    /// `GET /videos/{videoId}/status`.
-    VideoStatus,
-}
-
-impl Endpoint {
-    /// Whether the endpoint reads or writes uploaded bytes (and so needs the S3 client).
-    pub fn needs_blobs(self) -> bool {
-        matches!(
-            self,
-            Endpoint::Upload
-                | Endpoint::GetVideo
-                | Endpoint::UpdateVideo
-                | Endpoint::DeleteVideo
-                | Endpoint::VideoStatus
-        )
-    }
-}
-
-/// What a function's handlers need: the token API alone, or with the blob store.
-#[derive(Debug, Clone)]
-pub enum Deps {
-    /// Token and auth endpoints.
-    Tokens(App),
-    /// Upload and video endpoints.
-    Media(Media),
-}
 
 /// Why a function could not start (reported by the runtime as an init error).
 #[derive(Debug, thiserror::Error)]
@@ -85,17 +49,152 @@ pub enum InitError {
     },
 }
 
-/// Builds what `endpoint` needs from the environment, once per execution environment.
-pub async fn deps_from_env(endpoint: Endpoint) -> Result<Deps, InitError> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let app = app_from_env(&config)?;
-    if !endpoint.needs_blobs() {
-        return Ok(Deps::Tokens(app));
-    }
-    let bucket = std::env::var(BUCKET_ENV).map_err(|_| InitError::Env {
-        name: BUCKET_ENV,
+fn required_env(name: &'static str) -> Result<String, InitError> {
+    std::env::var(name).map_err(|_| InitError::Env {
+        name,
         problem: "not set",
-    })?;
+    })
+}
+
+/// The DynamoDB store on `TABLE_NAME`.
+pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, InitError> {
+    let table = required_env(TABLE_ENV)?;
+    Ok(Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(config),
+        table,
+    )))
+}
+
+/// Where a function gets its signing key: Secrets Manager or the environment ([`SecretSource`]),
+/// or, for `/upload`, which never signs nor verifies access tokens, nowhere ([`NoSecret`]).
+/// Generic rather than an enum, so that the upload binary does not link the Secrets Manager
+/// client at all.
+trait KeySource: Send + Sync {
+    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send;
+}
+
+impl KeySource for SecretSource {
+    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send {
+        self.key()
+    }
+}
+
+/// No secret: a random key nobody knows stands in (nothing is ever signed or verified with it).
+struct NoSecret;
+
+impl KeySource for NoSecret {
+    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send {
+        std::future::ready(
+            SigningKey::new(SigningKey::generate_text().into_bytes())
+                .ok_or_else(|| SecretError::Unusable("generated".into())),
+        )
+    }
+}
+
+/// The handlers' state, completed on first use with the signing key.
+struct LazyApp<K> {
+    store: Arc<dyn Store>,
+    keys: K,
+    app: OnceCell<App>,
+}
+
+impl<K: KeySource> LazyApp<K> {
+    fn new(store: Arc<dyn Store>, keys: K) -> Self {
+        Self {
+            store,
+            keys,
+            app: OnceCell::new(),
+        }
+    }
+
+    /// The state, reading the signing secret the first time.
+    async fn get(&self) -> Result<&App, SecretError> {
+        self.app
+            .get_or_try_init(|| async {
+                Ok(App {
+                    store: self.store.clone(),
+                    clock: Arc::new(SystemClock),
+                    signer: AccessTokenSigner::new(self.keys.signing_key().await?),
+                })
+            })
+            .await
+    }
+}
+
+/// A 500 problem for a request that could not get the signing secret (logged with its cause).
+fn secret_unavailable(e: SecretError) -> handlers::Response {
+    tracing::error!(error = %e, "signing secret unavailable");
+    ApiError::Store(upload_tokens_core::store::StoreError::Corrupt(
+        "signing secret unavailable".into(),
+    ))
+    .into_response()
+}
+
+/// Runs a token-API function until the runtime stops it.
+pub async fn serve_tokens(endpoint: TokenEndpoint) -> Result<(), Error> {
+    init_tracing();
+    let config = aws_config().await;
+    let lazy = LazyApp::new(store_from_env(&config)?, SecretSource::from_env(&config)?);
+    let lazy = &lazy;
+    lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
+        let response = match lazy.get().await {
+            Ok(app) => handle_tokens(app, endpoint, event).await,
+            Err(e) => into_lambda(secret_unavailable(e)),
+        };
+        Ok::<_, std::convert::Infallible>(response)
+    }))
+    .await
+}
+
+/// Runs a video function (get, update, delete, status) until the runtime stops it.
+pub async fn serve_videos(endpoint: VideoEndpoint) -> Result<(), Error> {
+    init_tracing();
+    let config = aws_config().await;
+    let keys = SecretSource::from_env(&config)?;
+    serve_media(&config, MediaEndpoint::Video(endpoint), keys).await
+}
+
+/// Runs the `/upload` function until the runtime stops it. It reads no signing secret.
+pub async fn serve_upload() -> Result<(), Error> {
+    init_tracing();
+    let config = aws_config().await;
+    serve_media(&config, MediaEndpoint::Upload, NoSecret).await
+}
+
+async fn serve_media<K: KeySource>(
+    config: &aws_config::SdkConfig,
+    endpoint: MediaEndpoint,
+    keys: K,
+) -> Result<(), Error> {
+    let lazy = LazyApp::new(store_from_env(config)?, keys);
+    let blobs = Arc::new(S3BlobStore::new(
+        aws_sdk_s3::Client::new(config),
+        required_env(BUCKET_ENV)?,
+    ));
+    let limits = limits_from_env()?;
+    let media = OnceCell::new();
+    let (lazy, blobs, limits, media) = (&lazy, &blobs, &limits, &media);
+    lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
+        let ready = media
+            .get_or_try_init(|| async {
+                lazy.get().await.map(|app| Media {
+                    app: app.clone(),
+                    blobs: blobs.clone(),
+                    limits: limits.clone(),
+                })
+            })
+            .await;
+        let response = match ready {
+            Ok(media) => handle_media(media, endpoint, event).await,
+            Err(e) => into_lambda(secret_unavailable(e)),
+        };
+        Ok::<_, std::convert::Infallible>(response)
+    }))
+    .await
+}
+
+/// Upload limits from `MAX_UPLOAD_BYTES` and `ALLOW_ORIGIN` (defaults otherwise).
+pub fn limits_from_env() -> Result<UploadLimits, InitError> {
     let mut limits = UploadLimits::default();
     if let Ok(max) = std::env::var(MAX_UPLOAD_BYTES_ENV) {
         limits.max_file_bytes = max.parse().map_err(|_| InitError::Env {
@@ -106,114 +205,98 @@ pub async fn deps_from_env(endpoint: Endpoint) -> Result<Deps, InitError> {
     if let Ok(origin) = std::env::var(ALLOW_ORIGIN_ENV) {
         limits.allow_origin = origin;
     }
-    let s3 = aws_sdk_s3::Client::new(&config);
-    Ok(Deps::Media(Media {
-        app,
-        blobs: Arc::new(S3BlobStore::new(s3, bucket)),
-        limits,
-    }))
+    Ok(limits)
 }
 
-/// Builds the token API's state: one DynamoDB client, the signer, the clock. Does no network
-/// I/O: credentials and endpoints resolve lazily on the first call.
-pub fn app_from_env(config: &aws_config::SdkConfig) -> Result<App, InitError> {
-    let table = std::env::var(TABLE_ENV).map_err(|_| InitError::Env {
-        name: TABLE_ENV,
-        problem: "not set",
-    })?;
-    let secret = std::env::var(SIGNING_SECRET_ENV).map_err(|_| InitError::Env {
-        name: SIGNING_SECRET_ENV,
-        problem: "not set",
-    })?;
-    let key = SigningKey::new(secret.into_bytes()).ok_or(InitError::Env {
-        name: SIGNING_SECRET_ENV,
-        problem: "must be at least 32 bytes",
-    })?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table);
-    Ok(App {
-        store: Arc::new(store),
-        clock: Arc::new(SystemClock),
-        signer: AccessTokenSigner::new(key),
-    })
-}
-
-/// JSON logs (what CloudWatch and Lambda's JSON log format expect); level from `RUST_LOG`.
+/// JSON logs (what CloudWatch and Lambda's JSON log format expect) at the level Lambda's log
+/// settings give (`AWS_LAMBDA_LOG_LEVEL`), else `RUST_LOG` (a plain level), else info. A plain
+/// level rather than an `EnvFilter`: no regex engine to link and compile at every cold start.
 pub fn init_tracing() {
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(level)
         .with_current_span(false)
         .with_target(false)
         .init();
 }
 
-/// Runs `endpoint` as a Lambda function until the runtime stops it.
-pub async fn serve(endpoint: Endpoint) -> Result<(), Error> {
-    init_tracing();
-    let deps = deps_from_env(endpoint).await?;
-    let deps = &deps;
-    lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
-        Ok::<_, std::convert::Infallible>(handle(deps, endpoint, event).await)
-    }))
-    .await
-}
-
-/// One invocation: the API Gateway request in, the API Gateway response out.
-pub async fn handle(
-    deps: &Deps,
-    endpoint: Endpoint,
+/// One token-API invocation: the API Gateway request in, the API Gateway response out.
+pub async fn handle_tokens(
+    app: &App,
+    endpoint: TokenEndpoint,
     event: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
     let started = std::time::Instant::now();
-    let request_id = event
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .unwrap_or_default();
-    let name = if endpoint.needs_blobs() {
-        "videoId"
-    } else {
-        "token"
-    };
-    let param = path_parameter(&event, name);
+    let request_id = request_id(&event);
+    let token = path_parameter(&event, "token");
     let request = into_request(event);
     let method = request.method().clone();
-    let response = match (deps, endpoint) {
-        (Deps::Tokens(app), Endpoint::CreateToken) => handlers::create_token(app, &request).await,
-        (Deps::Tokens(app), Endpoint::ListTokens) => handlers::list_tokens(app, &request).await,
-        (Deps::Tokens(app), Endpoint::GetToken) => handlers::get_token(app, &request, &param).await,
-        (Deps::Tokens(app), Endpoint::DeleteToken) => {
-            handlers::delete_token(app, &request, &param).await
-        }
-        (Deps::Tokens(app), Endpoint::Auth) if request.uri().path().ends_with("/refresh") => {
+    let response = match endpoint {
+        TokenEndpoint::CreateToken => handlers::create_token(app, &request).await,
+        TokenEndpoint::ListTokens => handlers::list_tokens(app, &request).await,
+        TokenEndpoint::GetToken => handlers::get_token(app, &request, &token).await,
+        TokenEndpoint::DeleteToken => handlers::delete_token(app, &request, &token).await,
+        TokenEndpoint::Auth if request.uri().path().ends_with("/refresh") => {
             handlers::refresh_session(app, &request).await
         }
-        (Deps::Tokens(app), Endpoint::Auth) => handlers::exchange_api_key(app, &request).await,
-        (Deps::Media(media), Endpoint::Upload) if request.method() == http::Method::OPTIONS => {
+        TokenEndpoint::Auth => handlers::exchange_api_key(app, &request).await,
+    };
+    log_request(&request_id, &endpoint, &method, &response, started);
+    into_lambda(response)
+}
+
+/// One upload or video invocation.
+pub async fn handle_media(
+    media: &Media,
+    endpoint: MediaEndpoint,
+    event: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    let started = std::time::Instant::now();
+    let request_id = request_id(&event);
+    let video = path_parameter(&event, "videoId");
+    let request = into_request(event);
+    let method = request.method().clone();
+    let response = match endpoint {
+        MediaEndpoint::Upload if method == http::Method::OPTIONS => {
             handlers::upload_preflight(media)
         }
-        (Deps::Media(media), Endpoint::Upload) => handlers::upload(media, request).await,
-        (Deps::Media(media), Endpoint::GetVideo) => {
-            handlers::get_video(media, &request, &param).await
+        MediaEndpoint::Upload => handlers::upload(media, request).await,
+        MediaEndpoint::Video(VideoEndpoint::Get) => {
+            handlers::get_video(media, &request, &video).await
         }
-        (Deps::Media(media), Endpoint::UpdateVideo) => {
-            handlers::update_video(media, &request, &param).await
+        MediaEndpoint::Video(VideoEndpoint::Update) => {
+            handlers::update_video(media, &request, &video).await
         }
-        (Deps::Media(media), Endpoint::DeleteVideo) => {
-            handlers::delete_video(media, &request, &param).await
+        MediaEndpoint::Video(VideoEndpoint::Delete) => {
+            handlers::delete_video(media, &request, &video).await
         }
-        (Deps::Media(media), Endpoint::VideoStatus) => {
-            handlers::video_status(media, &request, &param).await
+        MediaEndpoint::Video(VideoEndpoint::Status) => {
+            handlers::video_status(media, &request, &video).await
         }
-        // `deps_from_env` builds the kind each endpoint needs; this cannot happen.
-        _ => handlers::ApiError::Store(upload_tokens_core::store::StoreError::Corrupt(
-            "function built without the dependencies of its endpoint".into(),
-        ))
-        .into_response(),
     };
-    // Never the path (it may hold a token) nor credentials: the endpoint names the route.
+    log_request(&request_id, &endpoint, &method, &response, started);
+    into_lambda(response)
+}
+
+fn request_id(event: &lambda_http::Request) -> String {
+    event
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default()
+}
+
+/// Never the path (it may hold a token) nor credentials: the endpoint names the route.
+fn log_request(
+    request_id: &str,
+    endpoint: &dyn std::fmt::Debug,
+    method: &http::Method,
+    response: &handlers::Response,
+    started: std::time::Instant,
+) {
     tracing::info!(
         request_id,
         endpoint = ?endpoint,
@@ -222,46 +305,4 @@ pub async fn handle(
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
-    into_lambda(response)
-}
-
-/// A path parameter (`{token}`, `{videoId}`), or, when the event has none, the path segment
-/// after `upload-tokens` or `videos`.
-fn path_parameter(event: &lambda_http::Request, name: &str) -> String {
-    if let Some(value) = event.path_parameters_ref().and_then(|p| p.first(name)) {
-        return value.to_owned();
-    }
-    let segments: Vec<&str> = event.uri().path().split('/').collect();
-    segments
-        .iter()
-        .position(|s| *s == "upload-tokens" || *s == "videos")
-        .and_then(|i| segments.get(i + 1))
-        .map_or_else(String::new, |s| (*s).to_owned())
-}
-
-/// API Gateway's body (text, or binary already decoded from base64) as bytes, without copying.
-fn into_request(event: lambda_http::Request) -> handlers::Request {
-    let (parts, body) = event.into_parts();
-    let bytes = match body {
-        Body::Empty => Bytes::new(),
-        Body::Text(text) => Bytes::from(text),
-        Body::Binary(binary) => Bytes::from(binary),
-        // `Body` is non-exhaustive upstream; nothing else is produced for API Gateway events.
-        _ => Bytes::new(),
-    };
-    http::Request::from_parts(parts, bytes)
-}
-
-/// JSON and problem bodies go back as text; an empty body as no body.
-fn into_lambda(response: handlers::Response) -> lambda_http::Response<Body> {
-    let (parts, body) = response.into_parts();
-    let body = if body.is_empty() {
-        Body::Empty
-    } else {
-        match String::from_utf8(body.to_vec()) {
-            Ok(text) => Body::Text(text),
-            Err(e) => Body::Binary(e.into_bytes()),
-        }
-    };
-    lambda_http::Response::from_parts(parts, body)
 }

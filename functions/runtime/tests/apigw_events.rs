@@ -8,12 +8,12 @@ use upload_tokens_core::domain::{KeyId, ProjectId, SystemClock};
 use upload_tokens_core::http::App;
 use upload_tokens_core::store::embedded::EmbeddedStore;
 use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord};
-use upload_tokens_runtime::{Deps, Endpoint, handle};
+use upload_tokens_runtime::{MediaEndpoint, TokenEndpoint, handle_media, handle_tokens};
 
 /// The key the fixtures' `Authorization: Basic` header carries.
 const FIXTURE_KEY: &str = "fixture-api-key-0123456789";
 
-async fn app(dir: &tempfile::TempDir) -> Deps {
+async fn app(dir: &tempfile::TempDir) -> App {
     let store = EmbeddedStore::open(dir.path()).expect("store opens");
     let key = ApiKey::parse(FIXTURE_KEY).expect("valid key");
     store
@@ -25,11 +25,11 @@ async fn app(dir: &tempfile::TempDir) -> Deps {
         })
         .await
         .expect("key registered");
-    Deps::Tokens(App {
+    App {
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
         signer: AccessTokenSigner::new(SigningKey::new(vec![1u8; 32]).expect("long enough")),
-    })
+    }
 }
 
 fn event(name: &str, token: Option<&str>) -> lambda_http::Request {
@@ -49,10 +49,10 @@ fn json(response: &lambda_http::Response<Body>) -> serde_json::Value {
     }
 }
 
-async fn create(app: &Deps) -> String {
-    let response = handle(
+async fn create(app: &App) -> String {
+    let response = handle_tokens(
         app,
-        Endpoint::CreateToken,
+        TokenEndpoint::CreateToken,
         event("create-token-base64", None),
     )
     .await;
@@ -67,9 +67,9 @@ async fn create(app: &Deps) -> String {
 async fn base64_encoded_body_is_decoded_before_the_handler() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = app(&dir).await;
-    let response = handle(
+    let response = handle_tokens(
         &app,
-        Endpoint::CreateToken,
+        TokenEndpoint::CreateToken,
         event("create-token-base64", None),
     )
     .await;
@@ -87,9 +87,9 @@ async fn base64_encoded_body_is_decoded_before_the_handler() {
 async fn bad_input_from_an_event_is_a_problem_document() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = app(&dir).await;
-    let response = handle(
+    let response = handle_tokens(
         &app,
-        Endpoint::CreateToken,
+        TokenEndpoint::CreateToken,
         event("create-token-bad-ttl", None),
     )
     .await;
@@ -106,13 +106,18 @@ async fn path_parameter_selects_the_token_for_get_and_delete() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = app(&dir).await;
     let token = create(&app).await;
-    let got = handle(&app, Endpoint::GetToken, event("get-token", Some(&token))).await;
+    let got = handle_tokens(
+        &app,
+        TokenEndpoint::GetToken,
+        event("get-token", Some(&token)),
+    )
+    .await;
     assert_eq!(got.status(), 200);
     assert_eq!(json(&got)["token"], token.as_str());
 
-    let deleted = handle(
+    let deleted = handle_tokens(
         &app,
-        Endpoint::DeleteToken,
+        TokenEndpoint::DeleteToken,
         event("delete-token", Some(&token)),
     )
     .await;
@@ -120,7 +125,12 @@ async fn path_parameter_selects_the_token_for_get_and_delete() {
     assert!(matches!(deleted.body(), Body::Empty));
     assert!(deleted.headers().get("content-type").is_none());
 
-    let gone = handle(&app, Endpoint::GetToken, event("get-token", Some(&token))).await;
+    let gone = handle_tokens(
+        &app,
+        TokenEndpoint::GetToken,
+        event("get-token", Some(&token)),
+    )
+    .await;
     assert_eq!(gone.status(), 404);
 }
 
@@ -130,7 +140,7 @@ async fn query_string_of_the_event_drives_listing() {
     let app = app(&dir).await;
     create(&app).await;
     create(&app).await;
-    let response = handle(&app, Endpoint::ListTokens, event("list-tokens", None)).await;
+    let response = handle_tokens(&app, TokenEndpoint::ListTokens, event("list-tokens", None)).await;
     assert_eq!(response.status(), 200);
     let body = json(&response);
     assert_eq!(body["data"].as_array().map(Vec::len), Some(1));
@@ -145,7 +155,7 @@ async fn query_string_of_the_event_drives_listing() {
 async fn auth_endpoint_accepts_a_text_plain_body_and_ignores_empty_authorization() {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = app(&dir).await;
-    let response = handle(&app, Endpoint::Auth, event("auth-api-key", None)).await;
+    let response = handle_tokens(&app, TokenEndpoint::Auth, event("auth-api-key", None)).await;
     assert_eq!(response.status(), 200);
     let body = json(&response);
     assert_eq!(body["token_type"], "Bearer");
@@ -167,7 +177,7 @@ async fn upload_event_with_a_base64_multipart_body_stores_the_exact_bytes() {
     let blobs = Arc::new(FileBlobStore::new(dir.path().join("blobs")).expect("blobs"));
     let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, chrono::Utc::now());
     store.insert_token(&token).await.expect("token stored");
-    let deps = Deps::Media(Media {
+    let deps = Media {
         app: App {
             store: store.clone(),
             clock: Arc::new(SystemClock),
@@ -175,10 +185,10 @@ async fn upload_event_with_a_base64_multipart_body_stores_the_exact_bytes() {
         },
         blobs: blobs.clone(),
         limits: UploadLimits::default(),
-    });
-    let response = handle(
+    };
+    let response = handle_media(
         &deps,
-        Endpoint::Upload,
+        MediaEndpoint::Upload,
         event("upload-base64", Some(token.id.as_str())),
     )
     .await;

@@ -5,5 +5,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), upload_tokens_runtime::Error> {
-    upload_tokens_runtime::serve(upload_tokens_runtime::Endpoint::UpdateVideo).await
+    upload_tokens_runtime::serve_videos(upload_tokens_runtime::VideoEndpoint::Update).await
 }
