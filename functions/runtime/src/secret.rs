@@ -17,8 +17,9 @@ pub enum SecretSource {
     Env(SigningKey),
     /// A Secrets Manager secret, fetched when first needed.
     SecretsManager {
-        /// The client (built at init: no network I/O until the fetch).
-        client: aws_sdk_secretsmanager::Client,
+        /// The configuration its client is built from, at the fetch: the client serves that one
+        /// call, so init does not pay for building it.
+        config: aws_config::SdkConfig,
         /// Secret ARN or name.
         secret_id: String,
     },
@@ -46,7 +47,7 @@ impl SecretSource {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, InitError> {
         if let Ok(secret_id) = std::env::var(SIGNING_SECRET_ARN_ENV) {
             return Ok(Self::SecretsManager {
-                client: aws_sdk_secretsmanager::Client::new(config),
+                config: config.clone(),
                 secret_id,
             });
         }
@@ -66,8 +67,8 @@ impl SecretSource {
     pub async fn key(&self) -> Result<SigningKey, SecretError> {
         match self {
             Self::Env(key) => Ok(key.clone()),
-            Self::SecretsManager { client, secret_id } => {
-                let output = client
+            Self::SecretsManager { config, secret_id } => {
+                let output = aws_sdk_secretsmanager::Client::new(config)
                     .get_secret_value()
                     .secret_id(secret_id)
                     .send()

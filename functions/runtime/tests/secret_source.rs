@@ -19,14 +19,13 @@ fn moto() -> Option<String> {
     }
 }
 
-async fn client(url: &str) -> aws_sdk_secretsmanager::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+async fn config(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .test_credentials()
         .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&config)
+        .await
 }
 
 async fn create(client: &aws_sdk_secretsmanager::Client, value: &str) -> String {
@@ -53,10 +52,11 @@ async fn create(client: &aws_sdk_secretsmanager::Client, value: &str) -> String 
 #[tokio::test]
 async fn the_key_comes_from_the_secret_named_by_its_arn() {
     let Some(url) = moto() else { return };
-    let client = client(&url).await;
+    let config = config(&url).await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
     let arn = create(&client, &"k".repeat(64)).await;
     let source = SecretSource::SecretsManager {
-        client: client.clone(),
+        config,
         secret_id: arn,
     };
     let key = source.key().await.expect("the secret is read");
@@ -71,15 +71,16 @@ async fn the_key_comes_from_the_secret_named_by_its_arn() {
 #[tokio::test]
 async fn a_short_or_missing_secret_is_an_error_not_a_weak_key() {
     let Some(url) = moto() else { return };
-    let client = client(&url).await;
+    let config = config(&url).await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
     let short = create(&client, "too-short").await;
     let source = SecretSource::SecretsManager {
-        client: client.clone(),
+        config: config.clone(),
         secret_id: short,
     };
     assert!(matches!(source.key().await, Err(SecretError::Unusable(_))));
     let missing = SecretSource::SecretsManager {
-        client,
+        config,
         secret_id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into(),
     };
     assert!(matches!(
@@ -101,7 +102,7 @@ async fn the_functions_aws_configuration_reaches_the_endpoint_in_the_environment
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let arn = create(&secrets, &"s".repeat(40)).await;
     let source = SecretSource::SecretsManager {
-        client: secrets,
+        config: config.clone(),
         secret_id: arn,
     };
     source
