@@ -18,9 +18,10 @@ from apivideo.exceptions import (
 )
 from apivideo.model.token_creation_payload import TokenCreationPayload
 
+import tally
+from tally import check, fails, methods, used
+
 base_url, api_key = sys.argv[1], sys.argv[2]
-checks = 0
-methods = set()
 EXPECTED_METHODS = {
     "AuthenticatedApiClient.connect",
     "AuthenticatedApiClient.refresh_token",
@@ -31,33 +32,7 @@ EXPECTED_METHODS = {
 }
 
 
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
 
-
-def used(name):
-    methods.add(name)
-
-
-def fails(call, exception, status, slug, name=None):
-    """Runs call, which must raise `exception` carrying a problem+json of `status` and `slug`."""
-    try:
-        result = call()
-    except exception as e:
-        check(e.status == status, f"status {e.status}, want {status}: {e.body!r}")
-        content_type = e.headers.get("Content-Type") if e.headers else None
-        check(content_type == "application/problem+json", f"problem content type: {content_type}")
-        body = json.loads(e.body)
-        check(body.get("status") == status, f"problem status: {body}")
-        check(body.get("type", "").endswith("/" + slug), f"problem type {body.get('type')}, want {slug}")
-        check(bool(body.get("title")), f"problem title: {body}")
-        if name is not None:
-            check(body.get("name") == name, f"problem name {body.get('name')}, want {name}")
-        return body
-    raise AssertionError(f"expected {exception.__name__} {status} {slug}, got {result!r}")
 
 
 def lenient(ttl):
@@ -185,4 +160,4 @@ with client:  # connects again, and closes the client's pool at the end
     check(api.list().pagination.items_total == before, "every created token deleted")
 
 check(methods == EXPECTED_METHODS, f"methods used {sorted(methods)}, want {sorted(EXPECTED_METHODS)}")
-print(f"python client: {len(methods)} methods, {checks} checks passed: {', '.join(sorted(methods))}")
+print(f"python client: {len(methods)} methods, {tally.checks} checks passed: {', '.join(sorted(methods))}")

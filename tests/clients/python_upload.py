@@ -13,10 +13,11 @@ from apivideo.configuration import Configuration
 from apivideo.api.videos_api import VideosApi
 from apivideo.exceptions import UnauthorizedException
 
+import tally
+from tally import check, fails, methods, used
+
 base_url, token, small, whole, part1, part2 = sys.argv[1:7]
 CHUNK = 5 * 1024 * 1024
-checks = 0
-methods = set()
 EXPECTED_METHODS = {
     "VideosApi.upload_with_upload_token",
     "VideosApi.create_upload_with_upload_token_progressive_session",
@@ -26,15 +27,6 @@ EXPECTED_METHODS = {
 video_ids = set()
 
 
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
-
-
-def used(name):
-    methods.add(name)
 
 
 def complete(video, method, file, title):
@@ -115,5 +107,5 @@ with ApiClient(configuration) as client:
     complete(video, "progressive_session (resumed with videoId)", "whole", os.path.basename(part1))
 
 check(methods == EXPECTED_METHODS, f"methods used {sorted(methods)}, want {sorted(EXPECTED_METHODS)}")
-print(f"python client: {len(methods)} upload methods, {len(video_ids)} uploads, {checks} checks passed: "
+print(f"python client: {len(methods)} upload methods, {len(video_ids)} uploads, {tally.checks} checks passed: "
       f"{', '.join(sorted(methods))}")

@@ -23,34 +23,13 @@ from apivideo.model.metadata import Metadata
 from apivideo.model.token_creation_payload import TokenCreationPayload
 from apivideo.model.video_update_payload import VideoUpdatePayload
 
+import tally
+from tally import check, fails, methods, used
+
 base_url, api_key, small, part1, part2 = sys.argv[1:6]
-checks = 0
-methods = set()
 EXPECTED_METHODS = {"VideosApi.get", "VideosApi.update", "VideosApi.get_status", "VideosApi.delete"}
 
 
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
-
-
-def fails(call, exception, status, name=None):
-    """Runs call, which must raise `exception` carrying a problem+json of `status`."""
-    try:
-        result = call()
-    except exception as e:
-        check(e.status == status, f"status {e.status}, want {status}: {e.body!r}")
-        content_type = e.headers.get("Content-Type") if e.headers else None
-        check(content_type == "application/problem+json", f"problem content type: {content_type}")
-        body = json.loads(e.body)
-        check(body.get("status") == status and body.get("type", "").startswith("https://"),
-              f"problem: {body}")
-        if name is not None:
-            check(body.get("name") == name, f"problem name {body.get('name')}, want {name}: {body}")
-        return body
-    raise AssertionError(f"expected {exception.__name__} {status}, got {result!r}")
 
 
 def sha256(data):
@@ -175,7 +154,7 @@ with client, uploads:
     check(cleared.title == "Retitled", f"cleared kept the title: {cleared}")
     stored(videos.get(vid), small_bytes, "after the updates")
     # An invalid attribute (an empty title): 400 naming it, nothing changed.
-    fails(lambda: videos.update(vid, VideoUpdatePayload(title="")), ApiException, 400, "title")
+    fails(lambda: videos.update(vid, VideoUpdatePayload(title="")), ApiException, 400, "invalid-attribute", "title")
     check(videos.get(vid).title == "Retitled", "a refused PATCH changes nothing")
     print(json.dumps({"kept": vid, "file": "small"}), flush=True)
 
@@ -184,10 +163,10 @@ with client, uploads:
     url = stored(videos.get(vid), whole_bytes, "before delete")
     videos.delete(vid)
     methods.add("VideosApi.delete")
-    fails(lambda: videos.get(vid), NotFoundException, 404)
-    fails(lambda: videos.get_status(vid), NotFoundException, 404)
-    fails(lambda: videos.update(vid, VideoUpdatePayload(title="x")), NotFoundException, 404)
-    fails(lambda: videos.delete(vid), NotFoundException, 404)
+    fails(lambda: videos.get(vid), NotFoundException, 404, "resource-not-found")
+    fails(lambda: videos.get_status(vid), NotFoundException, 404, "resource-not-found")
+    fails(lambda: videos.update(vid, VideoUpdatePayload(title="x")), NotFoundException, 404, "resource-not-found")
+    fails(lambda: videos.delete(vid), NotFoundException, 404, "resource-not-found")
     try:
         data = download(url)
         raise AssertionError(f"deleted video {vid}: assets.mp4 still serves {len(data)} bytes")
@@ -196,7 +175,7 @@ with client, uploads:
     print(json.dumps({"deleted": vid, "file": "whole"}), flush=True)
     unknown = "vi" + "A" * 22
     for call in (videos.get, videos.get_status, videos.delete):
-        fails(lambda: call(unknown), NotFoundException, 404)
+        fails(lambda: call(unknown), NotFoundException, 404, "resource-not-found")
 
     # A video deleted while its upload is in progress: the next part is refused with a 404.
     session = uploader.create_upload_with_upload_token_progressive_session(token)
@@ -204,7 +183,7 @@ with client, uploads:
         vid = session.uploadPart(f).video_id
     videos.delete(vid)
     with open(small, "rb") as f:
-        fails(lambda: session.uploadLastPart(f), NotFoundException, 404, "videoId")
+        fails(lambda: session.uploadLastPart(f), NotFoundException, 404, "uploaded-file-video-not-found", "videoId")
     print(json.dumps({"deleted": vid, "file": "small"}), flush=True)
 
     # Deleted and expired tokens upload nothing.
@@ -213,8 +192,8 @@ with client, uploads:
     time.sleep(2.1)
     for dead in (token, short):
         with open(small, "rb") as f:
-            body = fails(lambda: uploader.upload_with_upload_token(dead, f), UnauthorizedException, 401)
+            body = fails(lambda: uploader.upload_with_upload_token(dead, f), UnauthorizedException, 401, "authentication-invalid-upload-token")
         check(body["type"].endswith("/authentication-invalid-upload-token"), f"token {dead}: {body}")
 
 check(methods == EXPECTED_METHODS, f"methods used {sorted(methods)}, want {sorted(EXPECTED_METHODS)}")
-print(f"python client: {len(methods)} video methods, {checks} checks passed: {', '.join(sorted(methods))}")
+print(f"python client: {len(methods)} video methods, {tally.checks} checks passed: {', '.join(sorted(methods))}")

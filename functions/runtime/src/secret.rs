@@ -19,7 +19,7 @@ pub enum SecretSource {
     SecretsManager {
         /// The configuration its client is built from, at the fetch: the client serves that one
         /// call, so init does not pay for building it.
-        config: aws_config::SdkConfig,
+        config: Box<aws_config::SdkConfig>,
         /// Secret ARN or name.
         secret_id: String,
     },
@@ -47,7 +47,7 @@ impl SecretSource {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, InitError> {
         if let Ok(secret_id) = std::env::var(SIGNING_SECRET_ARN_ENV) {
             return Ok(Self::SecretsManager {
-                config: config.clone(),
+                config: Box::new(config.clone()),
                 secret_id,
             });
         }

@@ -56,7 +56,7 @@ async fn the_key_comes_from_the_secret_named_by_its_arn() {
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let arn = create(&client, &"k".repeat(64)).await;
     let source = SecretSource::SecretsManager {
-        config,
+        config: Box::new(config),
         secret_id: arn,
     };
     let key = source.key().await.expect("the secret is read");
@@ -75,12 +75,12 @@ async fn a_short_or_missing_secret_is_an_error_not_a_weak_key() {
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let short = create(&client, "too-short").await;
     let source = SecretSource::SecretsManager {
-        config: config.clone(),
+        config: Box::new(config.clone()),
         secret_id: short,
     };
     assert!(matches!(source.key().await, Err(SecretError::Unusable(_))));
     let missing = SecretSource::SecretsManager {
-        config,
+        config: Box::new(config),
         secret_id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into(),
     };
     assert!(matches!(
@@ -102,7 +102,7 @@ async fn the_functions_aws_configuration_reaches_the_endpoint_in_the_environment
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let arn = create(&secrets, &"s".repeat(40)).await;
     let source = SecretSource::SecretsManager {
-        config: config.clone(),
+        config: Box::new(config.clone()),
         secret_id: arn,
     };
     source
