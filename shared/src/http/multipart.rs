@@ -55,7 +55,9 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
             }
         } else if name.as_deref() == Some("videoId") {
             let text = field.text().await.map_err(malformed)?;
-            video_id = Some(text.trim().to_owned()).filter(|v| !v.is_empty());
+            // Empty (or ASCII spaces only) counts as absent, as infra/openapi.yaml says.
+            let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+            video_id = Some(text.to_owned()).filter(|v| !v.is_empty());
         }
     }
     let (file, file_name) = file.ok_or_else(|| {
