@@ -1,9 +1,11 @@
-//! `infra/openapi.yaml`, the router and `template.yaml` describe the same endpoints: every route
-//! is documented, every documented operation is served, and API Gateway routes each one.
+//! `infra/openapi.yaml`, the route table and `template.yaml` describe the same endpoints: every
+//! row is documented once and every documented operation is a row; every row with a function is
+//! exactly one `HttpApi` event of the template function whose binary is that function, and every
+//! `HttpApi` event is such a row.
 
 use serde_yaml::Value;
 use std::collections::BTreeSet;
-use upload_tokens_core::http::ROUTES;
+use upload_tokens_core::http::all_routes;
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -16,9 +18,8 @@ fn yaml(relative: &str) -> Value {
 }
 
 fn routes() -> BTreeSet<(String, String)> {
-    ROUTES
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+    all_routes()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
         .collect()
 }
 
@@ -69,36 +70,76 @@ fn every_operation_has_a_unique_id_and_links_name_real_operations() {
     }
 }
 
-#[test]
-fn template_routes_every_documented_operation_to_a_function() {
-    let template = yaml("template.yaml");
-    let mut routed = BTreeSet::new();
+/// Every `HttpApi` event of the template as (binary, method, path), in template order.
+fn template_events(template: &Value) -> Vec<(String, String, String)> {
+    let mut events = Vec::new();
     for (_, resource) in template["Resources"].as_mapping().expect("resources") {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("every function names its binary")
+            .to_owned();
+        let Some(list) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
-        for (_, event) in events {
+        for (_, event) in list {
             if event["Type"].as_str() == Some("HttpApi") {
                 let props = &event["Properties"];
-                let pair = (
+                events.push((
+                    binary.clone(),
                     props["Method"].as_str().expect("method").to_uppercase(),
                     props["Path"].as_str().expect("path").to_owned(),
-                );
-                assert!(routed.insert(pair.clone()), "routed twice: {pair:?}");
+                ));
             }
         }
     }
-    // API Gateway answers CORS preflights itself (the HttpApi's CorsConfiguration).
-    let expected: BTreeSet<_> = routes()
-        .into_iter()
-        .filter(|(method, _)| method != "OPTIONS")
+    events
+}
+
+#[test]
+fn every_row_with_a_function_is_exactly_one_event_of_that_function() {
+    let template = yaml("template.yaml");
+    let events = template_events(&template);
+    let rows: Vec<(String, String, String)> = all_routes()
+        .filter_map(|r| {
+            r.function
+                .map(|f| (f.to_owned(), r.method.to_owned(), r.path.to_owned()))
+        })
         .collect();
-    assert_eq!(routed, expected);
+    for row in &rows {
+        let n = events.iter().filter(|e| *e == row).count();
+        assert_eq!(n, 1, "row {row:?} has {n} HttpApi events on its function");
+    }
+    for event in &events {
+        assert!(
+            rows.contains(event),
+            "HttpApi event {event:?} is no row of the route table"
+        );
+    }
+    // Rows without a function are answered by API Gateway itself: only CORS preflights, which
+    // the HttpApi's CorsConfiguration answers.
+    for r in all_routes().filter(|r| r.function.is_none()) {
+        assert_eq!(r.method, "OPTIONS", "{r:?} has no function to serve it");
+    }
     assert!(
         template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"].is_mapping(),
         "the HTTP API must answer CORS preflights"
     );
+}
+
+#[test]
+fn every_row_is_documented_once() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+        .expect("readable");
+    let openapi: Value = serde_yaml::from_str(&text).expect("YAML");
+    for r in all_routes() {
+        let ops = openapi["paths"][r.path].as_mapping().map_or(0, |item| {
+            item.keys()
+                .filter(|k| k.as_str() == Some(&r.method.to_lowercase()))
+                .count()
+        });
+        assert_eq!(ops, 1, "{} {} is documented {ops} times", r.method, r.path);
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use upload_tokens_core::auth::{AccessTokenSigner, SigningKey};
 use upload_tokens_core::domain::{ProjectId, SystemClock, Ttl, UploadToken};
-use upload_tokens_core::http::{App, Media, UploadLimits, dispatch};
+use upload_tokens_core::http::{App, AppWithBlobs, MediaSettings, dispatch};
 use upload_tokens_core::store::Store;
 use upload_tokens_core::store::blob::BlobStore;
 use upload_tokens_core::store::blob_files::FileBlobStore;
@@ -78,14 +78,14 @@ fn unique(prefix: &str) -> String {
 /// Sends the bytes through the upload handler in `chunk`-sized requests; returns seconds spent
 /// in the handler.
 async fn through_handler(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, chunk: usize) -> f64 {
-    let media = Media {
+    let media = AppWithBlobs {
         app: App {
             store: store.clone(),
             clock: Arc::new(SystemClock),
             signer: AccessTokenSigner::new(SigningKey::new(vec![9u8; 32]).expect("long")),
         },
         blobs,
-        limits: UploadLimits::default(),
+        settings: MediaSettings::default(),
     };
     let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, chrono::Utc::now());
     store.insert_token(&token).await.expect("token stored");

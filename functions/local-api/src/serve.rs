@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upload_tokens_core::auth::AccessTokenSigner;
 use upload_tokens_core::domain::SystemClock;
-use upload_tokens_core::http::{self as handlers, ApiError, App, Media, UploadLimits};
+use upload_tokens_core::http::{self as handlers, ApiError, App, AppWithBlobs, MediaSettings};
 
 /// Largest request body accepted: the official uploader's largest chunk (128 MiB) plus room for
 /// the multipart envelope.
@@ -57,7 +57,7 @@ impl Server {
 }
 
 struct Shared {
-    media: Media,
+    media: AppWithBlobs,
     blobs: Blobs,
     lambda_limits: bool,
     https: bool,
@@ -79,13 +79,13 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         clock: Arc::new(SystemClock),
         signer: AccessTokenSigner::new(secret::load_or_create(&options.store.data_dir)?),
     };
-    let media = Media {
+    let media = AppWithBlobs {
         app,
         blobs: blobs.as_store(),
-        limits: UploadLimits {
+        settings: MediaSettings {
             max_file_bytes: options.max_upload_bytes,
             allow_origin: options.allow_origin.clone(),
-            ..UploadLimits::default()
+            ..MediaSettings::default()
         },
     };
     let listener = tokio::net::TcpListener::bind(&options.addr)

@@ -1,25 +1,35 @@
-//! Who is calling: `Authorization: Basic base64(apiKey:)` or `Bearer <access token>`.
+//! Who is calling, from what the request carries: `Authorization: Basic base64(apiKey:)` or
+//! `Bearer <access token>` on API-key routes; the upload token on upload routes. The decisions
+//! are the use cases' ([`crate::usecases::identity`]); this module reads headers and queries.
 
-use super::{ApiError, App, Request};
-use crate::auth::ApiKey;
-use crate::domain::{KeyId, ProjectId};
+use super::routes::{Access, Caller};
+use super::{ApiError, App, Request, Slug};
+use crate::auth::{ApiKey, Principal};
+use crate::usecases::identity;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The project everything is scoped to.
-    pub project_id: ProjectId,
-    /// The API key the caller proved (directly or through an access token).
-    pub key_id: KeyId,
+/// The caller of a route with `access`, or the 401 to answer.
+pub(super) async fn authorize(
+    access: Access,
+    app: &App,
+    request: &Request,
+    params: &[(&'static str, String)],
+) -> Result<Caller, ApiError> {
+    match access {
+        Access::ApiKey => authenticate(app, request.headers())
+            .await
+            .map(Caller::Project),
+        Access::UploadToken => upload_token(app, request, params).await.map(Caller::Upload),
+        Access::Public => Ok(Caller::Anonymous),
+    }
 }
 
-/// Authenticates a request, or says why not (always a 401).
-pub async fn authenticate(app: &App, req: &Request) -> Result<Principal, ApiError> {
-    let header = req
-        .headers()
+/// Authenticates a project's API key, directly (Basic) or through an access token (Bearer).
+pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let header = headers
         .get(AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default().trim())
         .filter(|v| !v.is_empty())
@@ -29,9 +39,19 @@ pub async fn authenticate(app: &App, req: &Request) -> Result<Principal, ApiErro
     let (scheme, credentials) = header.split_once(' ').unwrap_or((header, ""));
     let credentials = credentials.trim();
     if scheme.eq_ignore_ascii_case("basic") {
-        basic(app, credentials).await
+        let key = basic_key(credentials).ok_or(ApiError::InvalidApiKey)?;
+        identity::principal_for_key(app.store.as_ref(), &key)
+            .await?
+            .ok_or(ApiError::InvalidApiKey)
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        bearer(app, credentials).await
+        identity::principal_for_access_token(
+            app.store.as_ref(),
+            &app.signer,
+            credentials,
+            app.clock.now(),
+        )
+        .await?
+        .ok_or(ApiError::InvalidAccessToken)
     } else {
         Err(ApiError::MissingAuthorization(
             "the Authorization scheme must be Basic or Bearer",
@@ -39,46 +59,42 @@ pub async fn authenticate(app: &App, req: &Request) -> Result<Principal, ApiErro
     }
 }
 
-async fn basic(app: &App, credentials: &str) -> Result<Principal, ApiError> {
-    let decoded = STANDARD
-        .decode(credentials)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or(ApiError::InvalidApiKey)?;
-    // The key is the user name; the password is empty (or ignored).
+/// The API key of Basic credentials: the user name (the password is empty, or ignored).
+fn basic_key(credentials: &str) -> Option<ApiKey> {
+    let decoded = String::from_utf8(STANDARD.decode(credentials).ok()?).ok()?;
     let user = decoded.split_once(':').map_or(decoded.as_str(), |(u, _)| u);
-    let key = ApiKey::parse(user).map_err(|_| ApiError::InvalidApiKey)?;
-    principal_for_key(app, &key)
-        .await?
-        .ok_or(ApiError::InvalidApiKey)
+    ApiKey::parse(user).ok()
 }
 
-/// The principal an API key stands for, if it is registered.
-pub(super) async fn principal_for_key(
+/// The active upload token of the `{token}` path parameter, or else of `?token=`; 401
+/// otherwise (one answer for unknown, expired and deleted tokens). Authorization headers are
+/// ignored: the token is the only credential.
+async fn upload_token(
     app: &App,
-    key: &ApiKey,
-) -> Result<Option<Principal>, ApiError> {
-    let presented = key.hash();
-    let Some(record) = app.store.api_key_by_hash(&presented).await? else {
-        return Ok(None);
-    };
-    Ok(record.hash.matches(&presented).then_some(Principal {
-        project_id: record.project_id,
-        key_id: record.key_id,
-    }))
-}
-
-async fn bearer(app: &App, token: &str) -> Result<Principal, ApiError> {
-    let claims = app
-        .signer
-        .verify(token, app.clock.now())
-        .map_err(|_| ApiError::InvalidAccessToken)?;
-    let (Some(key_id), Some(project_id)) = (claims.key_id(), claims.project_id()) else {
-        return Err(ApiError::InvalidAccessToken);
-    };
-    // A revoked key ends its access tokens at once.
-    match app.store.api_key_by_id(&key_id).await? {
-        Some(record) if record.project_id == project_id => Ok(Principal { project_id, key_id }),
-        _ => Err(ApiError::InvalidAccessToken),
+    request: &Request,
+    params: &[(&'static str, String)],
+) -> Result<crate::domain::UploadToken, ApiError> {
+    let value = match params.iter().find(|(name, _)| *name == "token") {
+        Some((_, value)) => Some(value.clone()),
+        None => form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned()),
     }
+    .filter(|v| !v.is_empty())
+    .ok_or_else(|| {
+        ApiError::reject(
+            Slug::MissingUploadToken,
+            Some("token"),
+            "call POST /upload?token=<upload token>",
+        )
+    })?;
+    identity::active_upload_token(app.store.as_ref(), &value, app.clock.now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::reject(
+                Slug::InvalidUploadToken,
+                Some("token"),
+                "the upload token is unknown, expired or deleted",
+            )
+        })
 }

@@ -1,9 +1,11 @@
 //! The HTTP layer's error: every way a request can fail, and the problem each one becomes.
 
-use super::Response;
 use super::problem::Problem;
-use super::respond;
+use super::{Response, Slug, respond};
+use crate::domain::UploadRuleError;
+use crate::internal::{ErrorChain, InternalError};
 use crate::store::StoreError;
+use crate::usecases::UseCaseError;
 use http::{HeaderValue, StatusCode, header};
 
 /// Why a request failed.
@@ -49,27 +51,24 @@ pub enum ApiError {
     /// No such route.
     #[error("unrecognized request URL")]
     UnknownRoute,
-    /// The route exists but not with this method.
+    /// The route exists but not with these methods: the ones it has, for `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// A request refused with a specific problem (uploads and videos build their own).
     #[error("rejected: {}", .0.title)]
     Rejected(Box<Problem>),
     /// The store failed; the client gets a generic 500, the log gets the cause.
     #[error("store failure")]
     Store(#[from] StoreError),
+    /// Something else failed on our side; the client gets a generic 500, the log the cause.
+    #[error("internal error")]
+    Internal(#[from] InternalError),
 }
 
 impl ApiError {
-    /// A 4xx with its own slug, title and detail, naming `name` if given.
-    pub fn reject(
-        status: u16,
-        slug: &str,
-        title: &str,
-        name: Option<&str>,
-        detail: impl Into<String>,
-    ) -> Self {
-        let mut problem = Problem::new(slug, title, status);
+    /// A problem of kind `slug` with its own detail, naming `name` if given.
+    pub fn reject(slug: Slug, name: Option<&str>, detail: impl Into<String>) -> Self {
+        let mut problem = Problem::new(slug);
         if let Some(name) = name {
             problem = problem.with_name(name);
         }
@@ -79,76 +78,43 @@ impl ApiError {
     /// The problem document describing this error to the client (never internals).
     pub fn problem(&self) -> Problem {
         match self {
-            ApiError::InvalidAttribute { name, detail } => {
-                Problem::new("invalid-attribute", "An attribute is invalid.", 400)
+            ApiError::InvalidAttribute { name, detail } => Problem::new(Slug::InvalidAttribute)
+                .with_name(name)
+                .with_detail(detail.clone()),
+            ApiError::InvalidPayload(detail) => Problem::new(Slug::InvalidPayload)
+                .with_name("body")
+                .with_detail(detail.clone()),
+            ApiError::InvalidQueryParameter { name, detail } => {
+                Problem::new(Slug::InvalidQueryParameter)
                     .with_name(name)
                     .with_detail(detail.clone())
             }
-            ApiError::InvalidPayload(detail) => {
-                Problem::new("invalid-payload", "The request body is invalid.", 400)
-                    .with_name("body")
-                    .with_detail(detail.clone())
+            ApiError::MissingAuthorization(detail) => {
+                Problem::new(Slug::MissingAuthorizationHeader).with_detail(*detail)
             }
-            ApiError::InvalidQueryParameter { name, detail } => Problem::new(
-                "invalid-query-parameter",
-                "A query parameter is invalid.",
-                400,
-            )
-            .with_name(name)
-            .with_detail(detail.clone()),
-            ApiError::MissingAuthorization(detail) => Problem::new(
-                "authentication-missing-authorization-header",
-                "The Authorization header is missing.",
-                401,
-            )
-            .with_detail(*detail),
-            ApiError::InvalidApiKey => Problem::new(
-                "authentication-invalid-api-key",
-                "The API key is invalid.",
-                401,
-            ),
-            ApiError::InvalidAccessToken => Problem::new(
-                "authentication-invalid-access-token",
-                "The access token is invalid or expired.",
-                401,
-            ),
-            ApiError::InvalidCredentials(name) => Problem::new(
-                "authentication-invalid-user-credentials",
-                "The credentials are invalid.",
-                400,
-            )
-            .with_name(name),
-            ApiError::NotFound(name) => Problem::new(
-                "resource-not-found",
-                "The requested resource was not found.",
-                404,
-            )
-            .with_name(name),
+            ApiError::InvalidApiKey => Problem::new(Slug::InvalidApiKey),
+            ApiError::InvalidAccessToken => Problem::new(Slug::InvalidAccessToken),
+            ApiError::InvalidCredentials(name) => {
+                Problem::new(Slug::InvalidUserCredentials).with_name(name)
+            }
+            ApiError::NotFound(name) => Problem::new(Slug::ResourceNotFound).with_name(name),
             ApiError::PayloadTooLarge(detail) => {
-                Problem::new("payload-too-large", "The request body is too large.", 413)
-                    .with_detail(detail.clone())
+                Problem::new(Slug::PayloadTooLarge).with_detail(detail.clone())
             }
-            ApiError::UnknownRoute => {
-                Problem::new("unrecognized-request-url", "Unrecognized request URL.", 404)
-            }
-            ApiError::MethodNotAllowed(allowed) => {
-                Problem::new("method-not-allowed", "Method not allowed.", 405)
-                    .with_detail(format!("allowed methods: {allowed}"))
-            }
+            ApiError::UnknownRoute => Problem::new(Slug::UnrecognizedRequestUrl),
+            ApiError::MethodNotAllowed(allowed) => Problem::new(Slug::MethodNotAllowed)
+                .with_detail(format!("allowed methods: {allowed}")),
             ApiError::Rejected(problem) => (**problem).clone(),
-            ApiError::Store(_) => Problem::new(
-                "internal-error",
-                "Something went wrong on our side; please retry.",
-                500,
-            ),
+            ApiError::Store(_) | ApiError::Internal(_) => Problem::new(Slug::InternalError),
         }
     }
 
-    /// The response for this error, logging server-side failures with their cause.
+    /// The response for this error, logging server-side failures with their whole chain of
+    /// causes.
     pub fn into_response(self) -> Response {
         let problem = self.problem();
         if problem.status >= 500 {
-            tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
+            tracing::error!(error = %ErrorChain(&self), "request failed");
         }
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -156,7 +122,9 @@ impl ApiError {
         let headers = response.headers_mut();
         match &self {
             ApiError::MethodNotAllowed(allowed) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+                if let Ok(value) = HeaderValue::from_str(allowed) {
+                    headers.insert(header::ALLOW, value);
+                }
             }
             ApiError::MissingAuthorization(_)
             | ApiError::InvalidApiKey
@@ -170,4 +138,58 @@ impl ApiError {
         }
         response
     }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::NotFound(name) => ApiError::NotFound(name),
+            UseCaseError::InvalidCredentials(name) => ApiError::InvalidCredentials(name),
+            UseCaseError::Rule(rule) => rule_problem(rule),
+            UseCaseError::UploadTargetNotFound(detail) => {
+                ApiError::reject(Slug::UploadedFileVideoNotFound, Some("videoId"), detail)
+            }
+            UseCaseError::VideoIdRequired(detail) => {
+                ApiError::reject(Slug::UploadedFileVideoIdRequired, Some("videoId"), detail)
+            }
+            UseCaseError::DownloadLinkInvalid => ApiError::reject(
+                Slug::DownloadLinkInvalid,
+                None,
+                "ask the API for the video again to get a fresh assets.mp4 link",
+            ),
+            UseCaseError::Busy => ApiError::reject(
+                Slug::VideoBusy,
+                Some("videoId"),
+                "too many concurrent changes to this video; retry",
+            ),
+            UseCaseError::Store(e) => ApiError::Store(e),
+            UseCaseError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// The problem of a chunk that breaks the upload rules.
+fn rule_problem(e: UploadRuleError) -> ApiError {
+    let slug = match e {
+        UploadRuleError::MixedModes { .. } => Slug::ContentRangeMixed,
+        UploadRuleError::TotalChanged { .. } => Slug::ContentRangeTotalChanged,
+        UploadRuleError::OutOfOrder { .. } => Slug::ContentRangeOutOfOrder,
+        UploadRuleError::LengthMismatch { .. } => Slug::ContentRangeLengthMismatch,
+        UploadRuleError::Conflict { .. } => Slug::ContentRangeConflict,
+        UploadRuleError::PastTotal { .. } => Slug::ContentRangePastTotal,
+        UploadRuleError::TooManyParts => Slug::ContentRangeTooManyParts,
+        UploadRuleError::Completed => Slug::UploadedFileAlreadyComplete,
+        UploadRuleError::TooLarge { .. } => Slug::UploadedFileTooLarge,
+    };
+    let name = match e {
+        UploadRuleError::Completed | UploadRuleError::TooLarge { .. } => "file",
+        _ => "Content-Range",
+    };
+    let detail = match &e {
+        UploadRuleError::OutOfOrder { expected } => {
+            format!("expected {expected}; GET /videos/{{videoId}}/status tells what was received")
+        }
+        other => other.to_string(),
+    };
+    ApiError::reject(slug, Some(name), detail)
 }

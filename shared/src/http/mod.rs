@@ -1,5 +1,7 @@
-//! HTTP handlers shared by every Lambda function and the local server: `http::Request` in,
-//! `http::Response` out, no routing framework and nothing Lambda-specific.
+//! The HTTP face of the service: the route table, request parsing and response rendering,
+//! shared by every Lambda function and the local server. `http::Request` in, `http::Response`
+//! out; no routing framework and nothing Lambda-specific. What a request *does* is a use case
+//! ([`crate::usecases`]).
 
 mod authn;
 mod body;
@@ -8,8 +10,9 @@ mod error;
 mod multipart;
 mod problem;
 mod respond;
-mod router;
-mod session;
+mod routes;
+mod sessions;
+mod slug;
 mod tokens;
 mod upload;
 mod videos;
@@ -21,28 +24,30 @@ use crate::store::blob::BlobStore;
 use bytes::Bytes;
 use std::sync::Arc;
 
-pub use authn::{Principal, authenticate};
+pub use crate::auth::Principal;
+pub use authn::authenticate;
 pub use error::ApiError;
 pub use problem::Problem;
-pub use router::{ROUTES, Route, dispatch};
-pub use session::{exchange_api_key, refresh_session};
-pub use tokens::{create_token, delete_token, get_token, list_tokens};
-pub use upload::{upload, upload_preflight};
-pub use videos::{authorize_download, delete_video, get_video, update_video, video_status};
+pub use routes::{
+    Access, Call, Caller, Handler, MEDIA_ROUTES, Route, RouteSet, RouteSpec, RouteState,
+    TOKEN_ROUTES, all_routes, dispatch,
+};
+pub use slug::Slug;
+pub use videos::authorize_download;
 
 /// A request as every handler sees it: the body fully read.
 pub type Request = http::Request<Bytes>;
 /// A response as every handler returns it.
 pub type Response = http::Response<Bytes>;
 
-/// What handlers need, built once per process and shared by every request.
+/// What the token routes need, built once per process and shared by every request.
 #[derive(Clone)]
 pub struct App {
     /// The store (DynamoDB on AWS, SQLite locally).
     pub store: Arc<dyn Store>,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
-    /// Signs and verifies access tokens.
+    /// Signs and verifies access tokens (and local download links).
     pub signer: AccessTokenSigner,
 }
 
@@ -52,18 +57,18 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Limits and settings of uploads and videos.
+/// Settings of the routes that move bytes: size limit, download links, CORS.
 #[derive(Debug, Clone)]
-pub struct UploadLimits {
+pub struct MediaSettings {
     /// Largest file accepted, in bytes (default 50 GiB).
     pub max_file_bytes: u64,
     /// How long an `assets.mp4` link stays valid.
     pub download_valid_for: std::time::Duration,
-    /// `Access-Control-Allow-Origin` of `/upload` (default `*`).
+    /// `Access-Control-Allow-Origin` of the upload routes (default `*`).
     pub allow_origin: String,
 }
 
-impl Default for UploadLimits {
+impl Default for MediaSettings {
     fn default() -> Self {
         Self {
             max_file_bytes: 50 * 1024 * 1024 * 1024,
@@ -73,19 +78,20 @@ impl Default for UploadLimits {
     }
 }
 
-/// What upload and video handlers need: the token API's [`App`] plus where bytes go.
+/// What the media routes (uploads, videos) need: the token routes' [`App`], plus the blob store
+/// the bytes go to and the [`MediaSettings`].
 #[derive(Clone)]
-pub struct Media {
+pub struct AppWithBlobs {
     /// Store, clock, signer.
     pub app: App,
     /// Where uploaded bytes go (S3 on AWS, files locally).
     pub blobs: Arc<dyn BlobStore>,
     /// Limits and settings.
-    pub limits: UploadLimits,
+    pub settings: MediaSettings,
 }
 
-impl std::fmt::Debug for Media {
+impl std::fmt::Debug for AppWithBlobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Media").finish_non_exhaustive()
+        f.debug_struct("AppWithBlobs").finish_non_exhaustive()
     }
 }

@@ -1,6 +1,6 @@
 //! Reading the `multipart/form-data` body of `POST /upload`.
 
-use super::ApiError;
+use super::{ApiError, Slug};
 use bytes::Bytes;
 
 /// What an upload request carries.
@@ -14,8 +14,8 @@ pub struct UploadForm {
     pub video_id: Option<String>,
 }
 
-fn bad(slug: &str, title: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::reject(400, slug, title, Some("file"), detail)
+fn bad(slug: Slug, detail: impl Into<String>) -> ApiError {
+    ApiError::reject(slug, Some("file"), detail)
 }
 
 /// Parses the body: exactly one file part (a part with a file name, whatever its field name, or
@@ -25,8 +25,7 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| {
             bad(
-                "uploaded-file-not-multipart",
-                "The request is not multipart/form-data.",
+                Slug::UploadedFileNotMultipart,
                 "send the file as multipart/form-data with a boundary",
             )
         })?;
@@ -34,8 +33,7 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
     let mut multipart = multer::Multipart::new(stream, boundary);
     let malformed = |e: multer::Error| {
         bad(
-            "uploaded-file-malformed",
-            "The multipart body is malformed.",
+            Slug::UploadedFileMalformed,
             format!("the multipart body could not be read: {e}"),
         )
     };
@@ -48,8 +46,7 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
             let bytes = field.bytes().await.map_err(malformed)?;
             if file.replace((bytes, file_name)).is_some() {
                 return Err(bad(
-                    "uploaded-file-multiple",
-                    "More than one file part.",
+                    Slug::UploadedFileMultiple,
                     "send exactly one file part per request",
                 ));
             }
@@ -62,15 +59,13 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
     }
     let (file, file_name) = file.ok_or_else(|| {
         bad(
-            "uploaded-file-missing",
-            "No file part.",
+            Slug::UploadedFileMissing,
             "the multipart body has no file part",
         )
     })?;
     if file.is_empty() {
         return Err(bad(
-            "uploaded-file-empty",
-            "The file part is empty.",
+            Slug::UploadedFileEmpty,
             "a chunk carries at least one byte",
         ));
     }

@@ -1,5 +1,6 @@
 //! RFC 7807 problem documents, in api.video's shape.
 
+use super::Slug;
 use serde::Serialize;
 
 /// Base of every problem `type` URI.
@@ -40,12 +41,12 @@ pub struct SubProblem {
 }
 
 impl Problem {
-    /// A problem of kind `slug`.
-    pub fn new(slug: &str, title: &str, status: u16) -> Self {
+    /// A problem of kind `slug`, with its title and status.
+    pub fn new(slug: Slug) -> Self {
         Self {
             type_uri: format!("{TYPE_BASE}{slug}"),
-            title: title.to_owned(),
-            status,
+            title: slug.title().to_owned(),
+            status: slug.status(),
             name: None,
             detail: None,
             problems: Vec::new(),

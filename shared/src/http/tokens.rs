@@ -1,11 +1,12 @@
 //! `/upload-tokens`: create, list, get, delete.
 
 use super::body::json_object;
-use super::respond::{finish, json, no_content};
-use super::{ApiError, App, Request, Response, authenticate};
+use super::respond::{json, no_content};
+use super::{ApiError, App, Call, Response};
 use crate::domain::{
     InvalidTtl, ListQuery, Pagination, TokenId, Ttl, UploadToken, format_timestamp,
 };
+use crate::usecases::tokens;
 use http::StatusCode;
 use serde::Serialize;
 
@@ -40,90 +41,76 @@ struct ListBody {
     pagination: Pagination,
 }
 
+/// The `{token}` path parameter; a malformed one is as unknown as any other.
+fn token_id(call: &Call) -> Result<TokenId, ApiError> {
+    TokenId::parse(call.param("token")).map_err(|_| ApiError::NotFound("uploadToken"))
+}
+
 /// `POST /upload-tokens` `{"ttl": int}` → 200 with the new token.
-pub async fn create_token(app: &App, req: &Request) -> Response {
-    finish(
-        async {
-            let principal = authenticate(app, req).await?;
-            let body = json_object(req.body())?;
-            let ttl = match body.get("ttl") {
-                None => Ttl::NEVER,
-                Some(v) => Ttl::from_json(v).map_err(|e| ApiError::InvalidAttribute {
-                    name: "ttl",
-                    detail: match e {
-                        InvalidTtl::NotAnInteger => {
-                            "ttl must be an integer number of seconds (0 = never expires)".into()
-                        }
-                        InvalidTtl::OutOfRange => e.to_string(),
-                    },
-                })?,
-            };
-            let token = UploadToken::create(principal.project_id, ttl, app.clock.now());
-            app.store.insert_token(&token).await?;
-            tracing::info!(token_ttl = ttl.seconds(), "upload token created");
-            Ok(json(StatusCode::OK, &TokenBody::from(&token)))
-        }
-        .await,
-    )
+pub(super) async fn create(app: &App, call: Call) -> Result<Response, ApiError> {
+    let project = call.principal()?.project_id.clone();
+    let body = json_object(call.request.body())?;
+    let ttl = match body.get("ttl") {
+        None => Ttl::NEVER,
+        Some(v) => Ttl::from_json(v).map_err(|e| ApiError::InvalidAttribute {
+            name: "ttl",
+            detail: match e {
+                InvalidTtl::NotAnInteger => {
+                    "ttl must be an integer number of seconds (0 = never expires)".into()
+                }
+                InvalidTtl::OutOfRange => e.to_string(),
+            },
+        })?,
+    };
+    let token = tokens::create_token(app.store.as_ref(), app.clock.as_ref(), project, ttl).await?;
+    Ok(json(StatusCode::OK, &TokenBody::from(&token)))
 }
 
 /// `GET /upload-tokens?sortBy&sortOrder&currentPage&pageSize` → 200 with a page.
-pub async fn list_tokens(app: &App, req: &Request) -> Response {
-    finish(
-        async {
-            let principal = authenticate(app, req).await?;
-            let query = ListQuery::parse(req.uri().query()).map_err(|e| {
-                ApiError::InvalidQueryParameter {
-                    name: e.name,
-                    detail: e.detail,
-                }
-            })?;
-            let page = app
-                .store
-                .list_tokens(&principal.project_id, &query, app.clock.now())
-                .await?;
-            let data: Vec<TokenBody> = page.tokens.iter().map(TokenBody::from).collect();
-            let pagination = Pagination::new(COLLECTION, &query, page.total, data.len() as u32);
-            Ok(json(StatusCode::OK, &ListBody { data, pagination }))
+pub(super) async fn list(app: &App, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    let query = ListQuery::parse(call.request.uri().query()).map_err(|e| {
+        ApiError::InvalidQueryParameter {
+            name: e.name,
+            detail: e.detail,
         }
-        .await,
+    })?;
+    let page = tokens::list_tokens(
+        app.store.as_ref(),
+        app.clock.as_ref(),
+        &principal.project_id,
+        &query,
     )
+    .await?;
+    let data: Vec<TokenBody> = page.tokens.iter().map(TokenBody::from).collect();
+    let pagination = Pagination::new(COLLECTION, &query, page.total, data.len() as u32);
+    Ok(json(StatusCode::OK, &ListBody { data, pagination }))
 }
 
 /// `GET /upload-tokens/{token}` → 200, or 404 if unknown, expired, deleted or another project's.
-pub async fn get_token(app: &App, req: &Request, token: &str) -> Response {
-    finish(
-        async {
-            let principal = authenticate(app, req).await?;
-            let id = TokenId::parse(token).map_err(|_| ApiError::NotFound("uploadToken"))?;
-            let token = app
-                .store
-                .get_token(&principal.project_id, &id, app.clock.now())
-                .await?
-                .ok_or(ApiError::NotFound("uploadToken"))?;
-            Ok(json(StatusCode::OK, &TokenBody::from(&token)))
-        }
-        .await,
+pub(super) async fn get(app: &App, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    let id = token_id(&call)?;
+    let token = tokens::get_token(
+        app.store.as_ref(),
+        app.clock.as_ref(),
+        &principal.project_id,
+        &id,
     )
+    .await?;
+    Ok(json(StatusCode::OK, &TokenBody::from(&token)))
 }
 
 /// `DELETE /upload-tokens/{token}` → 204, or 404 as for get.
-pub async fn delete_token(app: &App, req: &Request, token: &str) -> Response {
-    finish(
-        async {
-            let principal = authenticate(app, req).await?;
-            let id = TokenId::parse(token).map_err(|_| ApiError::NotFound("uploadToken"))?;
-            if app
-                .store
-                .delete_token(&principal.project_id, &id, app.clock.now())
-                .await?
-            {
-                tracing::info!("upload token deleted");
-                Ok(no_content())
-            } else {
-                Err(ApiError::NotFound("uploadToken"))
-            }
-        }
-        .await,
+pub(super) async fn delete(app: &App, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    let id = token_id(&call)?;
+    tokens::delete_token(
+        app.store.as_ref(),
+        app.clock.as_ref(),
+        &principal.project_id,
+        &id,
     )
+    .await?;
+    Ok(no_content())
 }

@@ -2,16 +2,13 @@
 //! received (how a client resumes).
 
 use super::body::json_object;
-use super::respond::{finish, json, no_content};
-use super::{ApiError, Media, Request, Response, authenticate};
-use crate::domain::{Metadata, ProjectId, UploadMode, VideoId, VideoPatch, format_timestamp};
+use super::respond::{json, no_content};
+use super::{ApiError, AppWithBlobs, Call, Request, Response};
+use crate::domain::{Metadata, UploadMode, VideoId, VideoPatch, format_timestamp};
 use crate::store::VideoRecord;
+use crate::usecases::videos::{self, DownloadDeps, DownloadLink};
 use http::{StatusCode, header};
 use serde::Serialize;
-
-/// Most attempts at a conditional write before giving up with a 500 (each lost one means another
-/// writer changed the video in between).
-pub(super) const WRITE_ATTEMPTS: usize = 8;
 
 #[derive(Debug, Serialize)]
 struct SourceBody {
@@ -50,11 +47,17 @@ pub(super) struct VideoBody {
 
 /// The Video JSON for `record`, with `assets.mp4` once the file is complete.
 pub(super) async fn video_body(
-    media: &Media,
+    app: &AppWithBlobs,
     req: &Request,
     record: &VideoRecord,
 ) -> Result<VideoBody, ApiError> {
     let v = &record.video;
+    let mp4 = videos::download_link(download_deps(app), record, app.settings.download_valid_for)
+        .await?
+        .map(|link| match link {
+            DownloadLink::Url(url) => url,
+            DownloadLink::Signed { path_and_query } => format!("{}{path_and_query}", base_url(req)),
+        });
     Ok(VideoBody {
         video_id: v.id.to_string(),
         title: v.title.clone(),
@@ -72,41 +75,17 @@ pub(super) async fn video_body(
             uri: format!("/videos/{}/source", v.id),
             kind: "upload",
         },
-        assets: AssetsBody {
-            mp4: mp4_url(media, req, record).await?,
-        },
+        assets: AssetsBody { mp4 },
     })
 }
 
-/// A presigned S3 GET on AWS; on stores without URLs, a link to this server signed with the
-/// access-token key and valid as long.
-async fn mp4_url(
-    media: &Media,
-    req: &Request,
-    record: &VideoRecord,
-) -> Result<Option<String>, ApiError> {
-    if !record.progress.completed {
-        return Ok(None);
+fn download_deps(app: &AppWithBlobs) -> DownloadDeps<'_> {
+    DownloadDeps {
+        videos: app.app.store.as_ref(),
+        blobs: app.blobs.as_ref(),
+        signer: &app.app.signer,
+        clock: app.app.clock.as_ref(),
     }
-    let valid_for = media.limits.download_valid_for;
-    if let Some(url) = media
-        .blobs
-        .download_url(&record.blob_key(), valid_for)
-        .await?
-    {
-        return Ok(Some(url));
-    }
-    let expires = media.app.clock.now().timestamp() + valid_for.as_secs() as i64;
-    let id = &record.video.id;
-    let signature = media.app.signer.sign(&download_message(id, expires));
-    Ok(Some(format!(
-        "{}/downloads/{id}?expires={expires}&signature={signature}",
-        base_url(req)
-    )))
-}
-
-fn download_message(id: &VideoId, expires: i64) -> String {
-    format!("download:{id}:{expires}")
 }
 
 /// `scheme://host` the client reached this server at.
@@ -127,7 +106,7 @@ fn base_url(req: &Request) -> String {
 
 /// Checks a `/downloads/{id}?expires&signature` link and returns the completed video it opens.
 pub async fn authorize_download(
-    media: &Media,
+    app: &AppWithBlobs,
     video: &str,
     query: Option<&str>,
 ) -> Result<VideoRecord, ApiError> {
@@ -145,110 +124,64 @@ pub async fn authorize_download(
     let (Some(expires), Some(signature)) = (expires, signature) else {
         return Err(not_found());
     };
-    if expires <= media.app.clock.now().timestamp()
-        || !media
-            .app
-            .signer
-            .verify_signature(&download_message(&id, expires), &signature)
-    {
-        return Err(ApiError::reject(
-            403,
-            "download-link-invalid",
-            "The download link is invalid or expired.",
-            None,
-            "ask the API for the video again to get a fresh assets.mp4 link",
-        ));
-    }
-    match media.app.store.get_video(&id).await? {
-        Some(record) if record.progress.completed => Ok(record),
-        _ => Err(not_found()),
-    }
+    Ok(videos::authorize_download(download_deps(app), &id, expires, &signature).await?)
 }
 
-/// The caller's video, or 404 naming `videoId`.
-async fn owned_video(
-    media: &Media,
-    project: &ProjectId,
-    video: &str,
-) -> Result<VideoRecord, ApiError> {
-    let id = VideoId::parse(video).map_err(|_| ApiError::NotFound("videoId"))?;
-    match media.app.store.get_video(&id).await? {
-        Some(record) if record.video.project_id == *project => Ok(record),
-        _ => Err(ApiError::NotFound("videoId")),
-    }
+/// The `{videoId}` path parameter; a malformed one is as unknown as any other.
+fn video_id(call: &Call) -> Result<VideoId, ApiError> {
+    VideoId::parse(call.param("videoId")).map_err(|_| ApiError::NotFound("videoId"))
 }
 
 /// `GET /videos/{videoId}`.
-pub async fn get_video(media: &Media, req: &Request, video: &str) -> Response {
-    finish(
-        async {
-            let principal = authenticate(&media.app, req).await?;
-            let record = owned_video(media, &principal.project_id, video).await?;
-            Ok(json(
-                StatusCode::OK,
-                &video_body(media, req, &record).await?,
-            ))
-        }
-        .await,
+pub(super) async fn get(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    let record = videos::owned_video(
+        app.app.store.as_ref(),
+        &principal.project_id,
+        &video_id(&call)?,
     )
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &video_body(app, &call.request, &record).await?,
+    ))
 }
 
 /// `PATCH /videos/{videoId}` with any of title, description, tags, metadata, public, panoramic,
 /// mp4Support.
-pub async fn update_video(media: &Media, req: &Request, video: &str) -> Response {
-    finish(
-        async {
-            let principal = authenticate(&media.app, req).await?;
-            let patch = VideoPatch::parse(&json_object(req.body())?).map_err(|e| {
-                ApiError::InvalidAttribute {
-                    name: e.name,
-                    detail: e.detail.to_owned(),
-                }
-            })?;
-            for _ in 0..WRITE_ATTEMPTS {
-                let mut record = owned_video(media, &principal.project_id, video).await?;
-                patch
-                    .clone()
-                    .apply(&mut record.video, media.app.clock.now());
-                record.version += 1;
-                if media.app.store.update_video(&record, None).await? {
-                    return Ok(json(
-                        StatusCode::OK,
-                        &video_body(media, req, &record).await?,
-                    ));
-                }
-            }
-            Err(contention())
+pub(super) async fn update(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    let patch = VideoPatch::parse(&json_object(call.request.body())?).map_err(|e| {
+        ApiError::InvalidAttribute {
+            name: e.name,
+            detail: e.detail.to_owned(),
         }
-        .await,
+    })?;
+    let record = videos::update_video(
+        app.app.store.as_ref(),
+        app.app.clock.as_ref(),
+        &principal.project_id,
+        &video_id(&call)?,
+        &patch,
     )
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &video_body(app, &call.request, &record).await?,
+    ))
 }
 
 /// `DELETE /videos/{videoId}`: the record, then the stored bytes (or the unfinished upload).
-pub async fn delete_video(media: &Media, req: &Request, video: &str) -> Response {
-    finish(
-        async {
-            let principal = authenticate(&media.app, req).await?;
-            for _ in 0..WRITE_ATTEMPTS {
-                let record = owned_video(media, &principal.project_id, video).await?;
-                if media
-                    .app
-                    .store
-                    .delete_video(&record.video.id, record.version)
-                    .await?
-                {
-                    // The record is gone first, so nothing can reach half-deleted bytes; a
-                    // failure here leaves only unreachable garbage (and the log says so).
-                    if let Err(e) = media.blobs.remove(&record.blob_key(), &record.blob).await {
-                        tracing::error!(error = %e, video = %record.video.id, "stored bytes not removed");
-                    }
-                    return Ok(no_content());
-                }
-            }
-            Err(contention())
-        }
-        .await,
+pub(super) async fn delete(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    videos::delete_video(
+        app.app.store.as_ref(),
+        app.blobs.as_ref(),
+        &principal.project_id,
+        &video_id(&call)?,
     )
+    .await?;
+    Ok(no_content())
 }
 
 #[derive(Debug, Serialize)]
@@ -290,53 +223,42 @@ struct StatusBody {
 }
 
 /// `GET /videos/{videoId}/status`: what the server has, so a client can resume.
-pub async fn video_status(media: &Media, req: &Request, video: &str) -> Response {
-    finish(
-        async {
-            let principal = authenticate(&media.app, req).await?;
-            let record = owned_video(media, &principal.project_id, video).await?;
-            let p = &record.progress;
-            let filesize = p.file_size();
-            let received_bytes = if p.received_bytes > 0 {
-                vec![BytesRange {
-                    from: 0,
-                    to: p.received_bytes - 1,
-                    total: filesize,
-                }]
-            } else {
-                Vec::new()
-            };
-            let received_parts = (p.mode == Some(UploadMode::Part)).then(|| ReceivedParts {
-                parts: (1..=p.chunk_count).collect(),
-                total: p.total,
-            });
-            Ok(json(
-                StatusCode::OK,
-                &StatusBody {
-                    ingest: Ingest {
-                        status: if p.completed { "uploaded" } else { "uploading" },
-                        filesize,
-                        received_bytes,
-                        received_parts,
-                    },
-                    encoding: Encoding {
-                        playable: false,
-                        qualities: Vec::new(),
-                    },
-                },
-            ))
-        }
-        .await,
+pub(super) async fn status(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
+    let principal = call.principal()?;
+    let record = videos::owned_video(
+        app.app.store.as_ref(),
+        &principal.project_id,
+        &video_id(&call)?,
     )
-}
-
-/// Every attempt at a conditional write lost to another writer.
-pub(super) fn contention() -> ApiError {
-    ApiError::reject(
-        409,
-        "video-busy",
-        "The video is being changed by other requests.",
-        Some("videoId"),
-        "too many concurrent changes to this video; retry",
-    )
+    .await?;
+    let p = &record.progress;
+    let filesize = p.file_size();
+    let received_bytes = if p.received_bytes > 0 {
+        vec![BytesRange {
+            from: 0,
+            to: p.received_bytes - 1,
+            total: filesize,
+        }]
+    } else {
+        Vec::new()
+    };
+    let received_parts = (p.mode == Some(UploadMode::Part)).then(|| ReceivedParts {
+        parts: (1..=p.chunk_count).collect(),
+        total: p.total,
+    });
+    Ok(json(
+        StatusCode::OK,
+        &StatusBody {
+            ingest: Ingest {
+                status: if p.completed { "uploaded" } else { "uploading" },
+                filesize,
+                received_bytes,
+                received_parts,
+            },
+            encoding: Encoding {
+                playable: false,
+                qualities: Vec::new(),
+            },
+        },
+    ))
 }

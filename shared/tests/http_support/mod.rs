@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use upload_tokens_core::auth::{AccessTokenSigner, ApiKey, SigningKey};
 use upload_tokens_core::domain::{KeyId, ManualClock, ProjectId};
-use upload_tokens_core::http::{App, Media, UploadLimits, dispatch};
+use upload_tokens_core::http::{App, AppWithBlobs, MediaSettings, dispatch};
 use upload_tokens_core::store::blob_files::FileBlobStore;
 use upload_tokens_core::store::embedded::EmbeddedStore;
 use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord};
@@ -28,7 +28,7 @@ pub fn start() -> DateTime<Utc> {
 
 /// The service in-process.
 pub struct Api {
-    pub media: Media,
+    pub media: AppWithBlobs,
     pub store: Arc<EmbeddedStore>,
     pub clock: Arc<ManualClock>,
     _dir: TempDir,
@@ -125,14 +125,14 @@ impl Api {
         let signer =
             AccessTokenSigner::new(SigningKey::new(vec![7u8; 32]).expect("long enough key"));
         let blobs = FileBlobStore::new(dir.path().join("blobs")).expect("blob store");
-        let media = Media {
+        let media = AppWithBlobs {
             app: App {
                 store: store.clone(),
                 clock: clock.clone(),
                 signer,
             },
             blobs: Arc::new(blobs),
-            limits: UploadLimits::default(),
+            settings: MediaSettings::default(),
         };
         Self {
             media,

@@ -1,0 +1,6 @@
+//! Lambda function `upload`: delegated uploads (`POST /upload?token=`). It never reads the signing secret.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), upload_tokens_lambda::Error> {
+    upload_tokens_lambda::serve_upload("upload").await
+}

@@ -1,0 +1,260 @@
+//! The Lambda functions: one binary per function (`src/bin/<function>.rs`, a few lines each),
+//! serving the rows of the route table (`upload_tokens_core::http`) assigned to it. What they
+//! share lives here: building the AWS clients once per execution environment, converting API
+//! Gateway events to and from the handlers' `http` types, and JSON logs.
+//!
+//! Init (before the first `next` poll) only reads the environment and builds clients: no network
+//! I/O. The signing secret is read from Secrets Manager on the first request that needs it, once
+//! per execution environment (a failed read is retried by the next request).
+
+mod aws;
+mod event;
+mod secret;
+
+pub use aws::aws_config;
+pub use lambda_http::Error;
+pub use secret::{SIGNING_SECRET_ARN_ENV, SIGNING_SECRET_ENV, SecretError, SecretSource};
+
+use event::{into_lambda, into_request};
+use lambda_http::{Body, RequestExt, service_fn};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use upload_tokens_core::auth::{AccessTokenSigner, SigningKey};
+use upload_tokens_core::domain::SystemClock;
+use upload_tokens_core::http::{
+    ApiError, App, AppWithBlobs, MEDIA_ROUTES, MediaSettings, Route, RouteSet, RouteState,
+    TOKEN_ROUTES,
+};
+use upload_tokens_core::internal::InternalError;
+use upload_tokens_core::store::Store;
+use upload_tokens_core::store::dynamodb::DynamoStore;
+use upload_tokens_core::store::s3::S3BlobStore;
+
+/// Environment variable naming the DynamoDB table.
+pub const TABLE_ENV: &str = "TABLE_NAME";
+/// Environment variable naming the S3 bucket (upload and video functions).
+pub const BUCKET_ENV: &str = "BUCKET_NAME";
+/// Optional: largest accepted file in bytes (default 50 GiB).
+pub const MAX_UPLOAD_BYTES_ENV: &str = "MAX_UPLOAD_BYTES";
+/// Optional: `Access-Control-Allow-Origin` of /upload (default `*`).
+pub const ALLOW_ORIGIN_ENV: &str = "ALLOW_ORIGIN";
+
+/// Why a function could not start (reported by the runtime as an init error).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A required environment variable is missing or unusable.
+    #[error("environment variable {name}: {problem}")]
+    Env {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The binary names a function that serves no row of the route table.
+    #[error("function {function} serves no route of the route table")]
+    NoRoutes {
+        /// The function's name.
+        function: &'static str,
+    },
+}
+
+fn required_env(name: &'static str) -> Result<String, InitError> {
+    std::env::var(name).map_err(|_| InitError::Env {
+        name,
+        problem: "not set",
+    })
+}
+
+/// The DynamoDB store on `TABLE_NAME`.
+pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, InitError> {
+    let table = required_env(TABLE_ENV)?;
+    Ok(Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(config),
+        table,
+    )))
+}
+
+/// Where a function gets its signing key: Secrets Manager or the environment ([`SecretSource`]),
+/// or, for `/upload`, which never signs nor verifies access tokens, nowhere ([`NoSecret`]).
+/// Generic rather than an enum, so that the upload binary does not link the Secrets Manager
+/// client at all.
+trait KeySource: Send + Sync {
+    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send;
+}
+
+impl KeySource for SecretSource {
+    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send {
+        self.key()
+    }
+}
+
+/// No secret: a random key nobody knows stands in (nothing is ever signed or verified with it).
+struct NoSecret;
+
+impl KeySource for NoSecret {
+    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send {
+        std::future::ready(
+            SigningKey::new(SigningKey::generate_text().into_bytes())
+                .ok_or_else(|| SecretError::Unusable("generated".into())),
+        )
+    }
+}
+
+/// The handlers' state, completed on first use with the signing key.
+struct LazyApp<K> {
+    store: Arc<dyn Store>,
+    keys: K,
+    app: OnceCell<App>,
+}
+
+impl<K: KeySource> LazyApp<K> {
+    fn new(store: Arc<dyn Store>, keys: K) -> Self {
+        Self {
+            store,
+            keys,
+            app: OnceCell::new(),
+        }
+    }
+
+    /// The state, reading the signing secret the first time.
+    async fn get(&self) -> Result<&App, SecretError> {
+        self.app
+            .get_or_try_init(|| async {
+                Ok(App {
+                    store: self.store.clone(),
+                    clock: Arc::new(SystemClock),
+                    signer: AccessTokenSigner::new(self.keys.signing_key().await?),
+                })
+            })
+            .await
+    }
+}
+
+/// A 500 problem for a request that could not get the signing secret (logged with its cause).
+fn secret_unavailable(e: SecretError) -> lambda_http::Response<Body> {
+    into_lambda(
+        ApiError::Internal(InternalError::caused_by("signing secret unavailable", e))
+            .into_response(),
+    )
+}
+
+/// The route table's rows that `function` serves, or why it cannot start.
+fn routes_of<S: RouteState>(
+    table: &'static [Route<S>],
+    function: &'static str,
+) -> Result<RouteSet<S>, InitError> {
+    RouteSet::for_function(table, function).ok_or(InitError::NoRoutes { function })
+}
+
+/// Runs a token-API function (its rows of [`TOKEN_ROUTES`]) until the runtime stops it.
+pub async fn serve_tokens(function: &'static str) -> Result<(), Error> {
+    init_tracing();
+    let routes = routes_of(TOKEN_ROUTES, function)?;
+    let config = aws_config().await;
+    let lazy = LazyApp::new(store_from_env(&config)?, SecretSource::from_env(&config)?);
+    let (lazy, routes) = (&lazy, &routes);
+    lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
+        let response = match lazy.get().await {
+            Ok(app) => invoke(routes, app, event).await,
+            Err(e) => secret_unavailable(e),
+        };
+        Ok::<_, std::convert::Infallible>(response)
+    }))
+    .await
+}
+
+/// Runs a video function (its rows of [`MEDIA_ROUTES`], API-key authenticated) until the
+/// runtime stops it.
+pub async fn serve_videos(function: &'static str) -> Result<(), Error> {
+    init_tracing();
+    let config = aws_config().await;
+    let keys = SecretSource::from_env(&config)?;
+    serve_media(&config, function, keys).await
+}
+
+/// Runs an upload function (its rows of [`MEDIA_ROUTES`], upload-token authenticated) until the
+/// runtime stops it. It reads no signing secret.
+pub async fn serve_upload(function: &'static str) -> Result<(), Error> {
+    init_tracing();
+    let config = aws_config().await;
+    serve_media(&config, function, NoSecret).await
+}
+
+async fn serve_media<K: KeySource>(
+    config: &aws_config::SdkConfig,
+    function: &'static str,
+    keys: K,
+) -> Result<(), Error> {
+    let routes = routes_of(MEDIA_ROUTES, function)?;
+    let lazy = LazyApp::new(store_from_env(config)?, keys);
+    let blobs = Arc::new(S3BlobStore::new(
+        aws_sdk_s3::Client::new(config),
+        required_env(BUCKET_ENV)?,
+    ));
+    let settings = settings_from_env()?;
+    let state = OnceCell::new();
+    let (lazy, blobs, settings, state, routes) = (&lazy, &blobs, &settings, &state, &routes);
+    lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
+        let ready = state
+            .get_or_try_init(|| async {
+                lazy.get().await.map(|app| AppWithBlobs {
+                    app: app.clone(),
+                    blobs: blobs.clone(),
+                    settings: settings.clone(),
+                })
+            })
+            .await;
+        let response = match ready {
+            Ok(state) => invoke(routes, state, event).await,
+            Err(e) => secret_unavailable(e),
+        };
+        Ok::<_, std::convert::Infallible>(response)
+    }))
+    .await
+}
+
+/// Media settings from `MAX_UPLOAD_BYTES` and `ALLOW_ORIGIN` (defaults otherwise).
+pub fn settings_from_env() -> Result<MediaSettings, InitError> {
+    let mut settings = MediaSettings::default();
+    if let Ok(max) = std::env::var(MAX_UPLOAD_BYTES_ENV) {
+        settings.max_file_bytes = max.parse().map_err(|_| InitError::Env {
+            name: MAX_UPLOAD_BYTES_ENV,
+            problem: "must be a number of bytes",
+        })?;
+    }
+    if let Ok(origin) = std::env::var(ALLOW_ORIGIN_ENV) {
+        settings.allow_origin = origin;
+    }
+    Ok(settings)
+}
+
+/// JSON logs (what CloudWatch and Lambda's JSON log format expect) at the level Lambda's log
+/// settings give (`AWS_LAMBDA_LOG_LEVEL`), else `RUST_LOG` (a plain level), else info. A plain
+/// level rather than an `EnvFilter`: no regex engine to link and compile at every cold start.
+pub fn init_tracing() {
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(level)
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+}
+
+/// One invocation: the API Gateway request in, served by `routes`, the API Gateway response
+/// out.
+pub async fn invoke<S: RouteState>(
+    routes: &RouteSet<S>,
+    state: &S,
+    event: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    let request_id = event
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let request = into_request(event);
+    into_lambda(routes.handle(state, request, &request_id).await)
+}

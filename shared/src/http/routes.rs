@@ -1,0 +1,511 @@
+//! The route table: every endpoint once, with who may call it, the handler that serves it, and
+//! the Lambda function that serves it on AWS. The local server, the Lambda glue, request logs and
+//! the contract tests (`infra/openapi.yaml`, `template.yaml`) all read it.
+//!
+//! Rows are grouped by the state their handlers need: [`TOKEN_ROUTES`] touch DynamoDB only,
+//! [`MEDIA_ROUTES`] also the blob store. A token function's binary only refers to the first
+//! group, so link-time optimisation leaves the S3 client out of it.
+//!
+//! Adding an endpoint: a row here, a use case in `usecases/`, a handler in this module's
+//! siblings, a binary in `functions/lambda/src/bin/` and a function in `template.yaml`
+//! (`docs/adding-an-endpoint.md`).
+
+use super::respond::finish;
+use super::{ApiError, App, AppWithBlobs, Request, Response, authn, cors};
+use super::{sessions, tokens, upload, videos};
+use crate::auth::Principal;
+use crate::domain::UploadToken;
+use crate::internal::InternalError;
+use futures_util::future::BoxFuture;
+use http::Method;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A project's API key: `Authorization: Basic` or a Bearer access token.
+    ApiKey,
+    /// An upload token (`?token=`, or the `{token}` path parameter).
+    UploadToken,
+    /// Anyone: the handler checks what the request carries itself.
+    Public,
+}
+
+/// What a route is, apart from its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path template in OpenAPI's `{param}` notation.
+    pub path: &'static str,
+    /// Who may call it (checked before the handler runs).
+    pub access: Access,
+    /// The Lambda function (its binary's name) that serves it on AWS; `None` when API Gateway
+    /// answers it itself (CORS preflights, from the HTTP API's CORS configuration).
+    pub function: Option<&'static str>,
+}
+
+/// Who is calling, as [`Access`] established it.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A project, through one of its API keys.
+    Project(Principal),
+    /// A holder of an active upload token.
+    Upload(UploadToken),
+    /// Nobody in particular ([`Access::Public`]).
+    Anonymous,
+}
+
+/// One request, as a handler receives it.
+#[derive(Debug)]
+pub struct Call {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The request, body read.
+    pub request: Request,
+    params: Vec<(&'static str, String)>,
+}
+
+impl Call {
+    /// The path parameter `name` of the route's template (empty if the template has none).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The project of an [`Access::ApiKey`] route.
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        match &self.caller {
+            Caller::Project(principal) => Ok(principal),
+            _ => Err(misrouted("an API key")),
+        }
+    }
+
+    /// The token of an [`Access::UploadToken`] route.
+    pub fn upload_token(&self) -> Result<&UploadToken, ApiError> {
+        match &self.caller {
+            Caller::Upload(token) => Ok(token),
+            _ => Err(misrouted("an upload token")),
+        }
+    }
+}
+
+fn misrouted(what: &str) -> ApiError {
+    ApiError::Internal(InternalError::new(format!(
+        "route table: a handler expecting {what} is routed with another access"
+    )))
+}
+
+/// A handler: the state of its group and the call in, the response out.
+pub type Handler<S> = for<'a> fn(&'a S, Call) -> BoxFuture<'a, Result<Response, ApiError>>;
+
+/// One row of the table.
+pub struct Route<S: 'static> {
+    /// Method, path, access, function.
+    pub spec: RouteSpec,
+    /// What serves it.
+    pub handler: Handler<S>,
+}
+
+const fn row<S>(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    function: Option<&'static str>,
+    handler: Handler<S>,
+) -> Route<S> {
+    Route {
+        spec: RouteSpec {
+            method,
+            path,
+            access,
+            function,
+        },
+        handler,
+    }
+}
+
+use Access::{ApiKey, Public, UploadToken as Token};
+
+/// Routes whose handlers need the token store only.
+pub static TOKEN_ROUTES: &[Route<App>] = &[
+    row(
+        "POST",
+        "/upload-tokens",
+        ApiKey,
+        Some("create-token"),
+        |s, c| Box::pin(tokens::create(s, c)),
+    ),
+    row(
+        "GET",
+        "/upload-tokens",
+        ApiKey,
+        Some("list-tokens"),
+        |s, c| Box::pin(tokens::list(s, c)),
+    ),
+    row(
+        "GET",
+        "/upload-tokens/{token}",
+        ApiKey,
+        Some("get-token"),
+        |s, c| Box::pin(tokens::get(s, c)),
+    ),
+    row(
+        "DELETE",
+        "/upload-tokens/{token}",
+        ApiKey,
+        Some("delete-token"),
+        |s, c| Box::pin(tokens::delete(s, c)),
+    ),
+    row("POST", "/auth/api-key", Public, Some("auth"), |s, c| {
+        Box::pin(sessions::exchange_api_key(s, c))
+    }),
+    row("POST", "/auth/refresh", Public, Some("auth"), |s, c| {
+        Box::pin(sessions::refresh(s, c))
+    }),
+];
+
+/// Routes whose handlers also read or write uploaded bytes.
+pub static MEDIA_ROUTES: &[Route<AppWithBlobs>] = &[
+    row("POST", "/upload", Token, Some("upload"), |s, c| {
+        Box::pin(upload::upload(s, c))
+    }),
+    row("OPTIONS", "/upload", Public, None, |s, c| {
+        Box::pin(upload::preflight(s, c))
+    }),
+    row(
+        "GET",
+        "/videos/{videoId}",
+        ApiKey,
+        Some("get-video"),
+        |s, c| Box::pin(videos::get(s, c)),
+    ),
+    row(
+        "PATCH",
+        "/videos/{videoId}",
+        ApiKey,
+        Some("update-video"),
+        |s, c| Box::pin(videos::update(s, c)),
+    ),
+    row(
+        "DELETE",
+        "/videos/{videoId}",
+        ApiKey,
+        Some("delete-video"),
+        |s, c| Box::pin(videos::delete(s, c)),
+    ),
+    row(
+        "GET",
+        "/videos/{videoId}/status",
+        ApiKey,
+        Some("video-status"),
+        |s, c| Box::pin(videos::status(s, c)),
+    ),
+];
+
+/// Every route's spec, token routes first.
+pub fn all_routes() -> impl Iterator<Item = &'static RouteSpec> {
+    TOKEN_ROUTES
+        .iter()
+        .map(|r| &r.spec)
+        .chain(MEDIA_ROUTES.iter().map(|r| &r.spec))
+}
+
+/// What a group's handlers are given: the token API's [`App`], and where `Access-Control-Allow-
+/// Origin` comes from for upload-token routes (browsers call those from other origins).
+pub trait RouteState: Send + Sync + 'static {
+    /// Store, clock, signer.
+    fn app(&self) -> &App;
+    /// The origin upload-token routes answer CORS for, if the group has such routes.
+    fn cors_origin(&self) -> Option<&str>;
+}
+
+impl RouteState for App {
+    fn app(&self) -> &App {
+        self
+    }
+    fn cors_origin(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl RouteState for AppWithBlobs {
+    fn app(&self) -> &App {
+        &self.app
+    }
+    fn cors_origin(&self) -> Option<&str> {
+        Some(&self.settings.allow_origin)
+    }
+}
+
+/// The routes one server or function serves, of one group.
+pub struct RouteSet<S: 'static> {
+    routes: Vec<&'static Route<S>>,
+}
+
+/// How a request matched a [`RouteSet`].
+enum Match<S: 'static> {
+    Found(&'static Route<S>, Vec<(&'static str, String)>),
+    /// The path exists with these other methods.
+    OtherMethods(Vec<&'static str>),
+    None,
+}
+
+impl<S: RouteState> RouteSet<S> {
+    /// Every route of `table`.
+    pub fn all(table: &'static [Route<S>]) -> Self {
+        Self {
+            routes: table.iter().collect(),
+        }
+    }
+
+    /// The routes of `table` that Lambda function `function` serves (`None` if it serves none).
+    pub fn for_function(table: &'static [Route<S>], function: &str) -> Option<Self> {
+        let routes: Vec<_> = table
+            .iter()
+            .filter(|r| r.spec.function == Some(function))
+            .collect();
+        (!routes.is_empty()).then_some(Self { routes })
+    }
+
+    fn find(&self, method: &Method, path: &str) -> Match<S> {
+        let mut others = Vec::new();
+        for route in &self.routes {
+            if let Some(params) = match_path(route.spec.path, path) {
+                if route.spec.method == method.as_str() {
+                    return Match::Found(route, params);
+                }
+                others.push(route.spec.method);
+            }
+        }
+        if others.is_empty() {
+            Match::None
+        } else {
+            Match::OtherMethods(others)
+        }
+    }
+
+    /// Serves a request with this set's routes: 404 or 405 if none matches. Logs one line.
+    pub async fn handle(&self, state: &S, request: Request, request_id: &str) -> Response {
+        let started = std::time::Instant::now();
+        let method = request.method().clone();
+        let (response, template) = match self.find(&method, request.uri().path()) {
+            Match::Found(route, params) => {
+                (run(state, route, params, request).await, route.spec.path)
+            }
+            Match::OtherMethods(allowed) => (not_allowed(allowed), UNKNOWN),
+            Match::None => (finish(Err(ApiError::UnknownRoute)), UNKNOWN),
+        };
+        log_request(request_id, &method, template, &response, started);
+        response
+    }
+}
+
+/// Route template logged for requests that match no route.
+const UNKNOWN: &str = "(unknown)";
+
+/// Serves any request with every route (the local server and in-process tests): the token
+/// group with `state.app`, the media group with `state`.
+pub async fn dispatch(state: &AppWithBlobs, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let tokens = RouteSet::all(TOKEN_ROUTES);
+    let media = RouteSet::all(MEDIA_ROUTES);
+    let path = request.uri().path().to_owned();
+    let (response, template) = match (tokens.find(&method, &path), media.find(&method, &path)) {
+        (Match::Found(route, params), _) => (
+            run(&state.app, route, params, request).await,
+            route.spec.path,
+        ),
+        (_, Match::Found(route, params)) => {
+            (run(state, route, params, request).await, route.spec.path)
+        }
+        (Match::OtherMethods(mut a), Match::OtherMethods(b)) => {
+            a.extend(b);
+            (not_allowed(a), UNKNOWN)
+        }
+        (Match::OtherMethods(a), Match::None) | (Match::None, Match::OtherMethods(a)) => {
+            (not_allowed(a), UNKNOWN)
+        }
+        (Match::None, Match::None) => (finish(Err(ApiError::UnknownRoute)), UNKNOWN),
+    };
+    log_request("", &method, template, &response, started);
+    response
+}
+
+/// Checks the caller against the route's access, then runs its handler. Upload-token routes
+/// answer with CORS, refusals included (the browser must be able to read them).
+async fn run<S: RouteState>(
+    state: &S,
+    route: &'static Route<S>,
+    params: Vec<(&'static str, String)>,
+    request: Request,
+) -> Response {
+    let result = async {
+        let caller = authn::authorize(route.spec.access, state.app(), &request, &params).await?;
+        let call = Call {
+            caller,
+            request,
+            params,
+        };
+        (route.handler)(state, call).await
+    }
+    .await;
+    let response = finish(result);
+    match (route.spec.access, state.cors_origin()) {
+        (Access::UploadToken, Some(origin)) => cors::allow_origin(response, origin),
+        _ => response,
+    }
+}
+
+/// The order methods are listed in `Allow`.
+const METHOD_ORDER: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+fn not_allowed(mut methods: Vec<&'static str>) -> Response {
+    methods.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
+    methods.dedup();
+    finish(Err(ApiError::MethodNotAllowed(methods.join(", "))))
+}
+
+/// The template's parameters if `path` matches it (a parameter matches one non-empty segment).
+fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut want = template.trim_start_matches('/').split('/');
+    let mut got = path.trim_start_matches('/').split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) => match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(_) if g.is_empty() => return None,
+                Some(name) => params.push((name, g.to_owned())),
+                None if w != g => return None,
+                None => {}
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// One line per request. Never the path (it may hold a token) nor credentials: the route's
+/// template names it.
+fn log_request(
+    request_id: &str,
+    method: &Method,
+    route: &str,
+    response: &Response,
+    started: std::time::Instant,
+) {
+    tracing::info!(
+        request_id,
+        method = %method,
+        route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn example(template: &str) -> String {
+        template
+            .replace("{token}", "to1tcmSFHeYY5KzyhOqVKMKb")
+            .replace("{videoId}", "vi4blUQJFrYWbaG44NChkH27")
+    }
+
+    fn resolves_to<S: RouteState>(
+        set: &RouteSet<S>,
+        method: &str,
+        path: &str,
+    ) -> Option<&'static str> {
+        let method = Method::from_bytes(method.as_bytes()).ok()?;
+        match set.find(&method, path) {
+            Match::Found(route, _) => Some(route.spec.path),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_row_resolves_to_itself_and_no_two_rows_collide() {
+        let tokens = RouteSet::all(TOKEN_ROUTES);
+        let media = RouteSet::all(MEDIA_ROUTES);
+        let mut seen = HashSet::new();
+        for spec in all_routes() {
+            assert!(
+                seen.insert((spec.method, spec.path)),
+                "{spec:?} listed twice"
+            );
+            let path = example(spec.path);
+            let found = resolves_to(&tokens, spec.method, &path)
+                .into_iter()
+                .chain(resolves_to(&media, spec.method, &path))
+                .collect::<Vec<_>>();
+            assert_eq!(found, vec![spec.path], "{} {path}", spec.method);
+        }
+        assert_eq!(seen.len(), TOKEN_ROUTES.len() + MEDIA_ROUTES.len());
+    }
+
+    #[test]
+    fn a_function_serves_exactly_its_rows() {
+        let auth = RouteSet::for_function(TOKEN_ROUTES, "auth").expect("auth serves routes");
+        assert_eq!(
+            resolves_to(&auth, "POST", "/auth/refresh"),
+            Some("/auth/refresh")
+        );
+        assert_eq!(
+            resolves_to(&auth, "POST", "/auth/api-key"),
+            Some("/auth/api-key")
+        );
+        assert_eq!(resolves_to(&auth, "POST", "/upload-tokens"), None);
+        assert!(RouteSet::for_function(TOKEN_ROUTES, "upload").is_none());
+        assert!(RouteSet::for_function(MEDIA_ROUTES, "upload").is_some());
+    }
+
+    #[test]
+    fn parameters_match_one_non_empty_segment() {
+        assert_eq!(
+            match_path("/upload-tokens/{token}", "/upload-tokens/to123"),
+            Some(vec![("token", "to123".to_owned())])
+        );
+        assert_eq!(
+            match_path("/upload-tokens/{token}", "/upload-tokens/"),
+            None
+        );
+        assert_eq!(
+            match_path("/upload-tokens/{token}", "/upload-tokens/a/b"),
+            None
+        );
+        assert_eq!(match_path("/upload-tokens", "/upload-tokens/"), None);
+        assert_eq!(
+            match_path("/videos/{videoId}/status", "/videos/v1/status"),
+            Some(vec![("videoId", "v1".to_owned())])
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405_listing_the_others() {
+        let tokens = RouteSet::all(TOKEN_ROUTES);
+        assert!(matches!(tokens.find(&Method::GET, "/nope"), Match::None));
+        match tokens.find(&Method::PUT, "/upload-tokens") {
+            Match::OtherMethods(methods) => {
+                let response = not_allowed(methods);
+                assert_eq!(response.status(), 405);
+                assert_eq!(response.headers()["allow"], "GET, POST");
+            }
+            _ => panic!("PUT /upload-tokens is a 405"),
+        }
+        match RouteSet::all(MEDIA_ROUTES).find(&Method::PUT, "/videos/v1") {
+            Match::OtherMethods(methods) => {
+                assert_eq!(
+                    not_allowed(methods).headers()["allow"],
+                    "GET, PATCH, DELETE"
+                );
+            }
+            _ => panic!("PUT /videos/v1 is a 405"),
+        }
+    }
+}

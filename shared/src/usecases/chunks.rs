@@ -1,0 +1,249 @@
+//! The upload machinery, whatever protocol the bytes come in by: find the video a chunk goes
+//! to, judge the chunk against what was received, append its bytes to the blob, and commit the
+//! progress and the chunk record in one conditional write. A lost race reads again and judges
+//! again, so a retried chunk is acknowledged and stored once, and two writers can never corrupt
+//! the progress.
+
+use super::UseCaseError;
+use super::retry::{Attempt, until_done};
+use crate::domain::{
+    Clock, ContentRange, IncomingChunk, UploadMode, UploadProgress, UploadToken, Verdict, Video,
+    VideoId,
+};
+use crate::internal::{ErrorChain, InternalError};
+use crate::store::blob::BlobStore;
+use crate::store::{StoreError, VideoRecord, VideoStore};
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// What the upload machinery needs.
+#[derive(Clone, Copy)]
+pub struct ChunkDeps<'a> {
+    /// Videos and their chunk records.
+    pub videos: &'a dyn VideoStore,
+    /// Where the bytes go.
+    pub blobs: &'a dyn BlobStore,
+    /// Where "now" comes from.
+    pub clock: &'a dyn Clock,
+    /// Largest file accepted, in bytes.
+    pub max_file_bytes: u64,
+}
+
+/// A chunk that was written, or recognised as already written.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The video after the chunk.
+    pub record: VideoRecord,
+    /// `false`: the same bytes were already stored (a retry); nothing was written.
+    pub stored: bool,
+}
+
+/// A chunk as it arrives: its range and its bytes, summarised for the rules.
+pub fn incoming(range: ContentRange, bytes: &[u8]) -> IncomingChunk {
+    IncomingChunk {
+        range,
+        size: bytes.len() as u64,
+        sha256: hex(&Sha256::digest(bytes)),
+    }
+}
+
+/// `POST /upload`'s workflow: the chunk goes to the video `video_id` names, or the one the
+/// missing-videoId rule designates, or a new video of the token for a first chunk. A request
+/// that no video could accept is refused before a video is created for it.
+pub async fn accept_upload_chunk(
+    deps: ChunkDeps<'_>,
+    token: &UploadToken,
+    video_id: Option<&str>,
+    file_name: Option<&str>,
+    range: ContentRange,
+    bytes: Bytes,
+) -> Result<Accepted, UseCaseError> {
+    let chunk = incoming(range, &bytes);
+    if video_id.is_none() && !continues_an_upload(&chunk.range) {
+        UploadProgress::default().judge(&chunk, None, deps.max_file_bytes)?;
+    }
+    let record = match video_id {
+        Some(video) => named_video(deps, token, video).await?,
+        None if continues_an_upload(&chunk.range) => continued_upload(deps, token, &range).await?,
+        None => new_video(deps, token, file_name).await?,
+    };
+    write_chunk(deps, record, &chunk, bytes).await
+}
+
+/// Judges `chunk` against `record` (the video as last read), appends its bytes and commits,
+/// retrying from a fresh read of the video whenever another writer committed first.
+pub async fn write_chunk(
+    deps: ChunkDeps<'_>,
+    record: VideoRecord,
+    chunk: &IncomingChunk,
+    bytes: Bytes,
+) -> Result<Accepted, UseCaseError> {
+    let id = &record.video.id;
+    let record = &record;
+    let bytes = &bytes;
+    until_done(move |attempt| async move {
+        let record = if attempt == 0 {
+            record.clone()
+        } else {
+            deps.videos
+                .get_video(id)
+                .await?
+                .ok_or(UseCaseError::UploadTargetNotFound(
+                    "the video was deleted during the upload",
+                ))?
+        };
+        write_once(deps, record, chunk, bytes.clone()).await
+    })
+    .await
+}
+
+async fn write_once(
+    deps: ChunkDeps<'_>,
+    record: VideoRecord,
+    chunk: &IncomingChunk,
+    bytes: Bytes,
+) -> Result<Attempt<Accepted>, UseCaseError> {
+    let index = UploadProgress::chunk_index(&chunk.range);
+    let stored = if record.progress.mode.is_some() && record.progress.covers(&chunk.range) {
+        deps.videos.get_chunk(&record.video.id, index).await?
+    } else {
+        None
+    };
+    let (last, received) =
+        match record
+            .progress
+            .judge(chunk, stored.as_ref(), deps.max_file_bytes)?
+        {
+            Verdict::Duplicate => {
+                return Ok(Attempt::Done(Accepted {
+                    record,
+                    stored: false,
+                }));
+            }
+            Verdict::Accept { last, chunk } => (last, chunk),
+        };
+    let key = record.blob_key();
+    let blob = deps.blobs.append(&key, &record.blob, bytes, last).await?;
+    let mut next = record.clone();
+    next.progress.record(chunk, received.clone(), last);
+    next.blob = blob;
+    next.version += 1;
+    let now = deps.clock.now();
+    next.video.updated_at = now;
+    if last {
+        next.video.published_at = Some(now);
+    }
+    if !deps
+        .videos
+        .update_video(&next, Some((index, &received)))
+        .await?
+    {
+        return Ok(Attempt::Lost);
+    }
+    if let Err(e) = deps.blobs.release(&key, &record.blob, &next.blob).await {
+        tracing::warn!(error = %ErrorChain(&e), video = %next.video.id, "staged bytes not released");
+    }
+    tracing::info!(
+        video = %next.video.id,
+        range = %chunk.range,
+        bytes = chunk.size,
+        complete = last,
+        "chunk stored"
+    );
+    Ok(Attempt::Done(Accepted {
+        record: next,
+        stored: true,
+    }))
+}
+
+/// Whether a chunk without `videoId` can only belong to an upload already under way.
+fn continues_an_upload(range: &ContentRange) -> bool {
+    match *range {
+        ContentRange::Whole => false,
+        ContentRange::Bytes { from, .. } => from > 0,
+        ContentRange::Part { n, .. } => n > 1,
+    }
+}
+
+/// The video `videoId` names, if it is one of the token's project.
+async fn named_video(
+    deps: ChunkDeps<'_>,
+    token: &UploadToken,
+    video: &str,
+) -> Result<VideoRecord, UseCaseError> {
+    let id = VideoId::parse(video)
+        .map_err(|_| UseCaseError::UploadTargetNotFound("no video has this videoId"))?;
+    match deps.videos.get_video(&id).await? {
+        Some(record) if record.video.project_id == token.project_id => Ok(record),
+        _ => Err(UseCaseError::UploadTargetNotFound(
+            "no video of this token's project has this videoId",
+        )),
+    }
+}
+
+/// A new, empty video of the token's project for a first chunk.
+async fn new_video(
+    deps: ChunkDeps<'_>,
+    token: &UploadToken,
+    file_name: Option<&str>,
+) -> Result<VideoRecord, UseCaseError> {
+    let record = VideoRecord {
+        video: Video::new(
+            token.project_id.clone(),
+            Some(token.id.clone()),
+            file_name,
+            deps.clock.now(),
+        ),
+        progress: UploadProgress::default(),
+        blob: Default::default(),
+        version: 0,
+    };
+    match deps.videos.insert_video(&record).await {
+        Ok(()) => Ok(record),
+        Err(StoreError::AlreadyExists) => Err(InternalError::new(
+            "a new video's random id is already taken: the random generator is broken",
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The clients' one-shot chunked methods never send `videoId` after the first chunk. Such a
+/// chunk goes to the token's upload that it exactly continues, when there is exactly one.
+async fn continued_upload(
+    deps: ChunkDeps<'_>,
+    token: &UploadToken,
+    range: &ContentRange,
+) -> Result<VideoRecord, UseCaseError> {
+    let uploads = deps.videos.uploading_videos_of_token(&token.id).await?;
+    let continues = |r: &&VideoRecord| {
+        let p = &r.progress;
+        match *range {
+            ContentRange::Part { n, total } => {
+                p.mode == Some(UploadMode::Part)
+                    && total.is_some()
+                    && p.total == total.map(u64::from)
+                    && p.chunk_count + 1 == n
+            }
+            ContentRange::Bytes { from, total, .. } => {
+                p.mode == Some(UploadMode::Bytes)
+                    && total.is_some()
+                    && p.total == total
+                    && p.received_bytes == from
+            }
+            ContentRange::Whole => false,
+        }
+    };
+    let mut candidates = uploads.iter().filter(continues);
+    match (candidates.next(), candidates.next()) {
+        (Some(one), None) => Ok(one.clone()),
+        _ => Err(UseCaseError::VideoIdRequired(format!(
+            "{range} is not a first chunk and does not continue exactly one upload of this \
+             token: send the videoId returned by the first chunk"
+        ))),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,37 @@
+//! Why a workflow did not complete: the use-case layer's one error type.
+
+use crate::domain::UploadRuleError;
+use crate::internal::InternalError;
+use crate::store::StoreError;
+
+/// A workflow's failure. The HTTP layer turns each into one problem.
+#[derive(Debug, thiserror::Error)]
+pub enum UseCaseError {
+    /// No such resource visible to the caller; names the parameter that designated it.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// `/auth/*` credentials that do not check out; names the attribute.
+    #[error("invalid credentials ({0})")]
+    InvalidCredentials(&'static str),
+    /// A chunk that breaks the upload rules.
+    #[error(transparent)]
+    Rule(#[from] UploadRuleError),
+    /// The video a chunk names (or would continue) is not one of the token's project.
+    #[error("upload target not found: {0}")]
+    UploadTargetNotFound(&'static str),
+    /// A chunk without `videoId` that is not a first chunk and continues no single upload.
+    #[error("videoId required: {0}")]
+    VideoIdRequired(String),
+    /// A signed download link that is forged or expired.
+    #[error("download link invalid or expired")]
+    DownloadLinkInvalid,
+    /// Every attempt at a conditional write lost to another writer.
+    #[error("too many concurrent changes")]
+    Busy,
+    /// The store failed.
+    #[error("store failure")]
+    Store(#[from] StoreError),
+    /// Something else failed on our side.
+    #[error("internal error")]
+    Internal(#[from] InternalError),
+}
