@@ -43,10 +43,7 @@ as the baseline. Peak RSS is each phase's own process (the 256 MiB source buffer
 fi
 
 if [ "$what" = cold-start ] || [ "$what" = all ]; then
-  functions=(create-token list-tokens get-token delete-token auth upload get-video update-video delete-video video-status)
-  packages=(-p cold-start-bench)
-  for f in "${functions[@]}"; do packages+=(-p "$f"); done
-  cargo build --release --quiet "${packages[@]}"
+  cargo build --release --quiet -p cold-start-bench -p upload-tokens-lambda
   runs=${COLD_START_RUNS:-30}
   table=$(target/release/cold-start --runs "$runs" --bin-dir target/release --lambda-dir target/lambda)
   write_section "Cold start and binary size" "\`./infra/bench.sh cold-start\` on $(date -I) ($machine). Each release binary is exec'd

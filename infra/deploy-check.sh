@@ -33,9 +33,8 @@ step "sam validate --lint (offline)"
 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} sam validate --lint
 
 step "cargo lambda build --release --arm64 (every function)"
-packages=()
-for f in "${functions[@]}"; do packages+=(-p "$f"); done
-cargo lambda build --release --arm64 "${packages[@]}"
+# One package, one binary per function (functions/lambda/src/bin).
+cargo lambda build --release --arm64 -p upload-tokens-lambda
 
 step "binary sizes (stripped, arm64; goal ≤ 8 MB each)"
 status=0

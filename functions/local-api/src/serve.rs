@@ -115,7 +115,13 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         lambda_limits: options.lambda_limits,
         https: identity.is_some(),
     });
+    // The local server's own extras (signed downloads of the file store, the demo page and the
+    // OpenAPI document) beside the API, which the route table serves.
     let router = axum::Router::new()
+        .route(
+            "/downloads/{video}",
+            axum::routing::get(download).fallback(serve_request),
+        )
         .fallback(serve_request)
         .with_state(shared);
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -170,13 +176,10 @@ async fn serve_request(
     request: http::Request<Body>,
 ) -> http::Response<Body> {
     let (mut parts, body) = request.into_parts();
-    if parts.method == http::Method::GET {
-        if let Some(video) = parts.uri.path().strip_prefix("/downloads/") {
-            return download(&shared, video, parts.uri.query()).await;
-        }
-        if let Some(response) = assets::serve(parts.uri.path()) {
-            return response;
-        }
+    if parts.method == http::Method::GET
+        && let Some(response) = assets::serve(parts.uri.path())
+    {
+        return response;
     }
     if shared.https {
         // Links the handlers build (assets.mp4) must say https, whatever the client claimed.
@@ -224,9 +227,14 @@ fn too_large(detail: String) -> http::Response<Body> {
         .map(Body::from)
 }
 
-/// Streams a completed file of the embedded blob store behind a signed link.
-async fn download(shared: &Shared, video: &str, query: Option<&str>) -> http::Response<Body> {
-    let record = match handlers::authorize_download(&shared.media, video, query).await {
+/// `GET /downloads/{video}?expires&signature`: streams a completed file of the embedded blob
+/// store behind a signed link.
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(video): axum::extract::Path<String>,
+    uri: http::Uri,
+) -> http::Response<Body> {
+    let record = match handlers::authorize_download(&shared.media, &video, uri.query()).await {
         Ok(record) => record,
         Err(e) => return e.into_response().map(Body::from),
     };
