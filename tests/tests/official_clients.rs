@@ -21,6 +21,8 @@ fn run(program: &Path, script: &str, args: &[&OsStr]) -> String {
             .arg(clients.join(script))
             .args(args)
             .current_dir(&clients)
+            // Python would leave tests/clients/__pycache__ behind in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .output()
             .expect("client script runs")
     });
