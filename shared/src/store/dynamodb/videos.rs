@@ -1,7 +1,8 @@
-//! Videos on DynamoDB: one item per video (`VIDEO#<id>`, the record as the versioned JSON document
-//! of `store::stored` plus a version that every write is conditional on) and one item per
-//! received chunk (`CHUNK#<video>#<index>`, its document), written in the same transaction. Chunk items carry native TTL: they only serve to recognise
-//! retries, and a video's never outlive it by more than that.
+//! Videos on DynamoDB: one item per video (`VIDEO#<id>`, the record as the versioned JSON
+//! document of `store::stored` plus a version that every write is conditional on) and one item
+//! per received chunk (`CHUNK#<video>#<index>`, its document), written in the same transaction.
+//! Chunk items carry native TTL: they only serve to recognise retries, and a video's never
+//! outlive it by more than that.
 //!
 //! A token's uploads are found through `UPLOADS#<token>`, a string set of video ids added to in
 //! the transaction that creates the video: a strongly consistent read, unlike a GSI, which
