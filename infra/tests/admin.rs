@@ -86,12 +86,7 @@ async fn keys_created_and_revoked_on_the_embedded_store() {
 
 #[tokio::test]
 async fn table_created_and_keys_managed_on_dynamodb() {
-    if std::env::var("UPLOAD_TOKENS_TEST_MOTO_URL").is_err() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI must run the DynamoDB tests against moto"
-        );
-        eprintln!("skipped: UPLOAD_TOKENS_TEST_MOTO_URL is not set");
+    if test_gate::require_moto("table_created_and_keys_managed_on_dynamodb").is_none() {
         return;
     }
     let table = format!("admin-{}", std::process::id());

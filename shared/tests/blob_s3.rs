@@ -17,28 +17,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore};
 use upload_tokens_core::store::s3::{S3BlobStore, STAGING_PREFIX};
 
-const MOTO_ENV: &str = "UPLOAD_TOKENS_TEST_MOTO_URL";
-
 /// An S3 store over a bucket of its own on moto.
 struct S3 {
     client: Client,
     bucket: String,
     endpoint: String,
     store: S3BlobStore,
-}
-
-/// The moto URL, or `None` (after saying so) when the tests are to be skipped.
-fn moto_url() -> Option<String> {
-    match std::env::var(MOTO_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{MOTO_ENV} is not set; CI must run the S3 tests against moto")
-        }
-        _ => {
-            eprintln!("skipped: {MOTO_ENV} is not set (start moto_server and set it)");
-            None
-        }
-    }
 }
 
 /// A bucket name no other test (or run) uses.
@@ -55,7 +39,7 @@ fn unique_bucket() -> String {
 }
 
 async fn setup() -> Option<S3> {
-    let endpoint = moto_url()?;
+    let endpoint = test_gate::require_moto("blob_s3")?;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&endpoint)
         .region(Region::new("us-east-1"))

@@ -23,22 +23,6 @@ use upload_tokens_core::store::TokenWriter as _;
 use upload_tokens_core::store::dynamodb::DynamoStore;
 use upload_tokens_core::store::dynamodb::schema::{PK, TTL_ATTRIBUTE, create_table};
 
-const MOTO_ENV: &str = "UPLOAD_TOKENS_TEST_MOTO_URL";
-
-/// The moto URL, or `None` (after saying so) when the tests are to be skipped.
-fn moto_url() -> Option<String> {
-    match std::env::var(MOTO_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("moto is required in CI: {MOTO_ENV} is not set (start moto_server and set it)")
-        }
-        _ => {
-            eprintln!("skipped: {MOTO_ENV} is not set (start moto_server and set it)");
-            None
-        }
-    }
-}
-
 /// A table name no other test (or run) uses.
 fn unique_table() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -65,7 +49,7 @@ async fn client(url: &str) -> Client {
 
 /// A client and a fresh table of its own, or `None` when moto is not available.
 async fn table() -> Option<(Client, String)> {
-    let url = moto_url()?;
+    let url = test_gate::require_moto("dynamodb_store")?;
     let client = client(&url).await;
     let table = unique_table();
     create_table(&client, &table).await.expect("create table");

@@ -6,20 +6,9 @@ use aws_config::{BehaviorVersion, Region};
 use std::sync::atomic::{AtomicU32, Ordering};
 use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 
-const MOTO_ENV: &str = "UPLOAD_TOKENS_TEST_MOTO_URL";
-
 /// A store over a fresh table, or `None` (after saying so) outside CI without moto.
 async fn dynamodb() -> Option<DynamoStore> {
-    let url = match std::env::var(MOTO_ENV) {
-        Ok(url) => url,
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{MOTO_ENV} is not set; CI must run the DynamoDB tests against moto")
-        }
-        Err(_) => {
-            eprintln!("skipped: {MOTO_ENV} is not set (run ./infra/test.sh)");
-            return None;
-        }
-    };
+    let url = test_gate::require_moto("video_store_dynamodb")?;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))

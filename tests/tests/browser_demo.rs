@@ -8,7 +8,7 @@ mod support;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{options, start, tool_available, workspace};
+use support::{options, start, workspace};
 use upload_tokens_core::store::blob_files::FileBlobStore;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -79,8 +79,8 @@ fn twelve_mib(dir: &Path) -> (PathBuf, Vec<u8>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_page_uploads_with_the_official_uploader_in_chromium_over_https() {
     let playwright = workspace().join("tests/clients/node_modules/playwright-core");
-    if !tool_available("browser demo", Path::new(CHROMIUM))
-        || !tool_available("browser demo", &playwright)
+    if !test_gate::require_tool("browser demo", Path::new(CHROMIUM))
+        || !test_gate::require_tool("browser demo", &playwright)
     {
         return;
     }
@@ -155,7 +155,7 @@ fn hex(bytes: &[u8]) -> String {
 fn the_vendored_uploader_is_the_npm_package_byte_for_byte() {
     let npm =
         workspace().join("tests/clients/node_modules/@api.video/video-uploader/dist/index.js");
-    if !tool_available("vendored uploader", &npm) {
+    if !test_gate::require_tool("vendored uploader", &npm) {
         return;
     }
     let package: serde_json::Value = serde_json::from_str(

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Api, options, start, tool_available, workspace};
+use support::{Api, options, start, workspace};
 
 /// Runs one client script with `args`, off the async runtime (it blocks on its own process);
 /// fails unless it exits 0 and prints its summary. Returns its stdout.
@@ -21,6 +21,8 @@ fn run(program: &Path, script: &str, args: &[&OsStr]) -> String {
             .arg(clients.join(script))
             .args(args)
             .current_dir(&clients)
+            // Python would leave tests/clients/__pycache__ behind in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .output()
             .expect("client script runs")
     });
@@ -50,8 +52,9 @@ fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
 fn installed_clients() -> Option<PathBuf> {
     let python = workspace().join(".venv/bin/python");
     let node_modules = workspace().join("tests/clients/node_modules/@api.video/nodejs-client");
-    (tool_available("python client", &python) && tool_available("node client", &node_modules))
-        .then_some(python)
+    (test_gate::require_tool("python client", &python)
+        && test_gate::require_tool("node client", &node_modules))
+    .then_some(python)
 }
 
 /// The scripts of one kind, with the interpreter of each.
@@ -169,7 +172,7 @@ async fn official_clients_work_against_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_clients_work_against_dynamodb() {
-    if !support::moto_available("official_clients_work_against_dynamodb") {
+    if test_gate::require_moto("official_clients_work_against_dynamodb").is_none() {
         return;
     }
     clients_against(StoreKind::Aws, Some(support::table_name("clients"))).await;
@@ -229,7 +232,7 @@ async fn official_clients_upload_with_tokens_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_clients_upload_with_tokens_on_s3() {
-    if !support::moto_available("official_clients_upload_with_tokens_on_s3") {
+    if test_gate::require_moto("official_clients_upload_with_tokens_on_s3").is_none() {
         return;
     }
     uploads_against(StoreKind::Aws, Some(support::table_name("clientup"))).await;
@@ -287,7 +290,7 @@ async fn official_clients_manage_videos_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_clients_manage_videos_on_s3() {
-    if !support::moto_available("official_clients_manage_videos_on_s3") {
+    if test_gate::require_moto("official_clients_manage_videos_on_s3").is_none() {
         return;
     }
     videos_against(StoreKind::Aws, Some(support::table_name("clientvid"))).await;

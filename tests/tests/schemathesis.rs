@@ -8,14 +8,14 @@ mod support;
 
 use local_api::StoreKind;
 use std::process::Command;
-use support::{Api, options, start, tool_available, workspace};
+use support::{Api, options, start, workspace};
 
 /// Test cases per operation and phase; the README records how many this makes in total.
 const MAX_EXAMPLES: &str = "100";
 
 async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &str) {
     let st = workspace().join(".venv/bin/schemathesis");
-    if !tool_available(label, &st) {
+    if !test_gate::require_tool(label, &st) {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -130,7 +130,7 @@ async fn schemathesis_finds_nothing_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_nothing_on_dynamodb_and_s3() {
-    if !support::moto_available("schemathesis_finds_nothing_on_dynamodb_and_s3") {
+    if test_gate::require_moto("schemathesis_finds_nothing_on_dynamodb_and_s3").is_none() {
         return;
     }
     schemathesis_against(

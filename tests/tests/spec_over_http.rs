@@ -293,7 +293,7 @@ async fn embedded_server_meets_the_spec() {
 
 #[tokio::test]
 async fn dynamodb_server_meets_the_spec() {
-    if !support::moto_available("dynamodb_server_meets_the_spec") {
+    if test_gate::require_moto("dynamodb_server_meets_the_spec").is_none() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

@@ -401,7 +401,7 @@ async fn uploads_on_the_embedded_store_are_byte_identical() {
 
 #[tokio::test]
 async fn uploads_on_dynamodb_and_s3_are_byte_identical() {
-    if !support::moto_available("uploads_on_dynamodb_and_s3_are_byte_identical") {
+    if test_gate::require_moto("uploads_on_dynamodb_and_s3_are_byte_identical").is_none() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

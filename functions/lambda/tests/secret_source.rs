@@ -5,20 +5,6 @@
 use aws_config::{BehaviorVersion, Region};
 use upload_tokens_lambda::{SecretError, SecretSource};
 
-/// Set by the test command when moto is up. In CI a missing moto fails, outside it skips.
-fn moto() -> Option<String> {
-    match std::env::var("UPLOAD_TOKENS_TEST_MOTO_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("UPLOAD_TOKENS_TEST_MOTO_URL is not set; CI runs these tests against moto")
-        }
-        Err(_) => {
-            eprintln!("skipped: moto is not running (run the README's test command)");
-            None
-        }
-    }
-}
-
 async fn config(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -51,7 +37,9 @@ async fn create(client: &aws_sdk_secretsmanager::Client, value: &str) -> String 
 
 #[tokio::test]
 async fn the_key_comes_from_the_secret_named_by_its_arn() {
-    let Some(url) = moto() else { return };
+    let Some(url) = test_gate::require_moto("secret_source") else {
+        return;
+    };
     let config = config(&url).await;
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let arn = create(&client, &"k".repeat(64)).await;
@@ -70,7 +58,9 @@ async fn the_key_comes_from_the_secret_named_by_its_arn() {
 
 #[tokio::test]
 async fn a_short_or_missing_secret_is_an_error_not_a_weak_key() {
-    let Some(url) = moto() else { return };
+    let Some(url) = test_gate::require_moto("secret_source") else {
+        return;
+    };
     let config = config(&url).await;
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let short = create(&client, "too-short").await;
@@ -92,7 +82,9 @@ async fn a_short_or_missing_secret_is_an_error_not_a_weak_key() {
 #[tokio::test]
 async fn the_functions_aws_configuration_reaches_the_endpoint_in_the_environment() {
     // The test command exports AWS_ENDPOINT_URL, AWS_REGION and credentials, as Lambda does.
-    let Some(url) = moto() else { return };
+    let Some(url) = test_gate::require_moto("secret_source") else {
+        return;
+    };
     assert_eq!(
         std::env::var("AWS_ENDPOINT_URL").ok().as_deref(),
         Some(url.as_str())

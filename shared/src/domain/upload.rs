@@ -2,11 +2,9 @@
 //! complete. Pure: the handler asks [`UploadProgress::judge`], stores the bytes, then records.
 
 use super::{ContentRange, MAX_PARTS};
-use serde::{Deserialize, Serialize};
 
 /// How a video's chunks are numbered; fixed by its first chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadMode {
     /// One request without `Content-Range`.
     Whole,
@@ -18,36 +16,30 @@ pub enum UploadMode {
 
 /// A chunk that was stored: kept apart from the video (one record per chunk), so an upload of
 /// thousands of chunks never outgrows a store item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedChunk {
     /// Offset of its first byte in the file.
     pub offset: u64,
     /// Its size in bytes.
     pub size: u64,
     /// Part number (part mode) or 0.
-    #[serde(default)]
     pub part: u32,
     /// Hex SHA-256 of its bytes: how a retry is told from a different chunk.
     pub sha256: String,
 }
 
 /// What has been received of one video's file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadProgress {
     /// Numbering, once the first chunk arrived.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<UploadMode>,
     /// Announced total: bytes (bytes mode) or parts (part mode); file size once complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
     /// Chunks stored (contiguous from offset 0, in order).
-    #[serde(default)]
     pub chunk_count: u32,
     /// Bytes stored: the offset the next chunk starts at.
-    #[serde(default)]
     pub received_bytes: u64,
     /// The file is complete.
-    #[serde(default)]
     pub completed: bool,
 }
 

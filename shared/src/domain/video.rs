@@ -3,11 +3,11 @@
 
 use super::{ProjectId, TokenId};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// One `{key, value}` metadata pair.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One `{key, value}` metadata pair (serialised as such in the HTTP layer's Video body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Metadata {
     /// Key.
     pub key: String,
@@ -16,25 +16,21 @@ pub struct Metadata {
 }
 
 /// A video's editable attributes and dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Video {
     /// `vi` + 22 characters.
     pub id: super::VideoId,
     /// Owner.
     pub project_id: ProjectId,
     /// The upload token that created it (for the missing-videoId rule).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<TokenId>,
     /// Title (the uploaded file's base name unless changed).
     pub title: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Tags.
-    #[serde(default)]
     pub tags: Vec<String>,
     /// Metadata pairs.
-    #[serde(default)]
     pub metadata: Vec<Metadata>,
     /// Public video.
     pub public: bool,
@@ -47,7 +43,6 @@ pub struct Video {
     /// Last change.
     pub updated_at: DateTime<Utc>,
     /// When the upload completed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<DateTime<Utc>>,
 }
 

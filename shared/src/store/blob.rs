@@ -3,7 +3,6 @@
 use super::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Smallest S3 part other than the last (5 MiB): smaller remainders are staged until they grow.
@@ -15,25 +14,20 @@ pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 /// Every append writes to *new* locations (a new part number, a staged object named after the
 /// offset it ends at) so that a progress lost to a concurrent writer leaves the committed
 /// progress intact; [`BlobStore::release`] removes what the committed progress no longer needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlobProgress {
     /// S3 multipart upload id, once one was started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
     /// ETags of the parts written to the multipart upload, without their quotes: part `n` is
     /// `parts[n - 1]`. About 35 bytes a part, so S3's maximum of 10,000 parts still fits a
     /// DynamoDB item (400 KB). (Listing them from S3 at completion would keep the item smaller,
     /// but moto's ListParts answer does not parse, so that path could not be tested.)
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<String>,
     /// Bytes received but not yet in a part: they follow the parts.
-    #[serde(default)]
     pub staged: u64,
     /// Bytes accepted in all (parts + staged, or the whole blob once complete).
-    #[serde(default)]
     pub written: u64,
     /// The blob is complete and readable under its key.
-    #[serde(default)]
     pub completed: bool,
 }
 

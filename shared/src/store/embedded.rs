@@ -8,6 +8,7 @@
 use super::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
     TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter, VideoRecord, VideoStore,
+    stored,
 };
 use crate::auth::SecretHash;
 use crate::domain::{
@@ -539,16 +540,8 @@ impl RefreshTokenStore for EmbeddedStore {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn video_from_row(record: &str, version: i64) -> Result<VideoRecord, StoreError> {
-    let mut video: VideoRecord = from_json(record)?;
+    let mut video = stored::decode_video(record)?;
     video.version = u64::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?;
     Ok(video)
 }
@@ -571,7 +564,7 @@ impl VideoStore for EmbeddedStore {
                     r.video.token_id.as_ref().map(TokenId::as_str),
                     r.is_uploading(),
                     millis(r.video.created_at),
-                    to_json(&r)?,
+                    stored::encode_video(&r)?,
                 ],
             )
             .map_err(sql_err)?;
@@ -619,7 +612,7 @@ impl VideoStore for EmbeddedStore {
                     params![
                         r.video.id.as_str(),
                         r.is_uploading(),
-                        to_json(&r)?,
+                        stored::encode_video(&r)?,
                         expected
                     ],
                 )
@@ -630,7 +623,11 @@ impl VideoStore for EmbeddedStore {
             if let Some((index, chunk)) = chunk {
                 let inserted = tx.execute(
                     "INSERT INTO video_chunks (video_id, idx, record) VALUES (?1, ?2, ?3)",
-                    params![r.video.id.as_str(), sql_index(index)?, to_json(&chunk)?],
+                    params![
+                        r.video.id.as_str(),
+                        sql_index(index)?,
+                        stored::encode_chunk(&chunk)?
+                    ],
                 );
                 match inserted.map_err(sql_err) {
                     Ok(_) => {}
@@ -659,7 +656,7 @@ impl VideoStore for EmbeddedStore {
             )
             .optional()
             .map_err(StoreError::backend)?
-            .map(|text| from_json(&text))
+            .map(|text| stored::decode_chunk(&text))
             .transpose()
         })
         .await

@@ -15,6 +15,8 @@ pub mod embedded;
 mod records;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(any(feature = "embedded", feature = "dynamodb"))]
+mod stored;
 
 use crate::auth::SecretHash;
 use crate::domain::{KeyId, ListQuery, ProjectId, ReceivedChunk, TokenId, UploadToken, VideoId};

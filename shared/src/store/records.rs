@@ -4,7 +4,6 @@ use super::blob::BlobProgress;
 use crate::auth::SecretHash;
 use crate::domain::{KeyId, ProjectId, UploadProgress, UploadToken, Video};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// A project API key, as stored: never the key, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +42,7 @@ pub struct TokenPage {
 
 /// A video as stored: its attributes, what was received of its file, where the bytes are, and a
 /// version that every change increments (changes are conditional on it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoRecord {
     /// Attributes.
     pub video: Video,
@@ -52,7 +51,6 @@ pub struct VideoRecord {
     /// Assembly state of the blob.
     pub blob: BlobProgress,
     /// Version of this record: 0 when inserted, +1 on every update.
-    #[serde(skip)]
     pub version: u64,
 }
 

@@ -6,39 +6,6 @@ use local_api::{Options, Server, StoreKind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Set by the test command when a moto server is up; its base URL.
-pub const MOTO_ENV: &str = "UPLOAD_TOKENS_TEST_MOTO_URL";
-
-/// Whether DynamoDB tests can run. In CI (`CI=true`) a missing moto is a failure, not a skip.
-pub fn moto_available(test: &str) -> bool {
-    if std::env::var(MOTO_ENV).is_ok() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: {MOTO_ENV} is not set; CI must run the DynamoDB tests against moto");
-    }
-    eprintln!("{test}: skipped, {MOTO_ENV} is not set (run the README's test command)");
-    false
-}
-
-/// Whether an external tool the test drives is installed. In CI a missing one fails the test.
-pub fn tool_available(test: &str, path: &std::path::Path) -> bool {
-    if path.exists() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: {} is missing; the test command installs it",
-            path.display()
-        );
-    }
-    eprintln!(
-        "{test}: skipped, {} is missing (run the README's test command)",
-        path.display()
-    );
-    false
-}
-
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

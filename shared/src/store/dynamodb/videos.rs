@@ -1,7 +1,8 @@
-//! Videos on DynamoDB: one item per video (`VIDEO#<id>`, the record as JSON plus a version that
-//! every write is conditional on) and one item per received chunk (`CHUNK#<video>#<index>`),
-//! written in the same transaction. Chunk items carry native TTL: they only serve to recognise
-//! retries, and a video's never outlive it by more than that.
+//! Videos on DynamoDB: one item per video (`VIDEO#<id>`, the record as the versioned JSON
+//! document of `store::stored` plus a version that every write is conditional on) and one item
+//! per received chunk (`CHUNK#<video>#<index>`, its document), written in the same transaction.
+//! Chunk items carry native TTL: they only serve to recognise retries, and a video's never
+//! outlive it by more than that.
 //!
 //! A token's uploads are found through `UPLOADS#<token>`, a string set of video ids added to in
 //! the transaction that creates the video: a strongly consistent read, unlike a GSI, which
@@ -11,7 +12,7 @@ use super::items::attr;
 use super::schema::{PK, PROJECT_ID, TTL_ATTRIBUTE};
 use super::{DynamoStore, condition_failed};
 use crate::domain::{ReceivedChunk, TokenId, VideoId};
-use crate::store::{StoreError, VideoRecord, VideoStore};
+use crate::store::{StoreError, VideoRecord, VideoStore, stored};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use std::collections::HashMap;
@@ -34,10 +35,6 @@ fn uploads_pk(token: &TokenId) -> String {
     format!("UPLOADS#{token}")
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn video_item(record: &VideoRecord) -> Result<HashMap<String, AttributeValue>, StoreError> {
     Ok(HashMap::from([
         (PK.to_owned(), attr::s(video_pk(&record.video.id))),
@@ -46,7 +43,7 @@ fn video_item(record: &VideoRecord) -> Result<HashMap<String, AttributeValue>, S
             attr::s(record.video.project_id.as_str()),
         ),
         (VERSION.to_owned(), attr::n(record.version)),
-        (RECORD.to_owned(), attr::s(json(record)?)),
+        (RECORD.to_owned(), attr::s(stored::encode_video(record)?)),
     ]))
 }
 
@@ -55,8 +52,7 @@ fn decode(item: &HashMap<String, AttributeValue>) -> Result<VideoRecord, StoreEr
         .get(RECORD)
         .and_then(|v| v.as_s().ok())
         .ok_or_else(|| StoreError::Corrupt("video item without record".into()))?;
-    let mut record: VideoRecord =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut record = stored::decode_video(text)?;
     record.version = item
         .get(VERSION)
         .and_then(|v| v.as_n().ok())
@@ -145,7 +141,7 @@ impl VideoStore for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(HashMap::from([
                 (PK.to_owned(), attr::s(chunk_pk(&record.video.id, index))),
-                (RECORD.to_owned(), attr::s(json(chunk)?)),
+                (RECORD.to_owned(), attr::s(stored::encode_chunk(chunk)?)),
                 (TTL_ATTRIBUTE.to_owned(), attr::n(expires)),
             ])))
             .condition_expression("attribute_not_exists(#pk)")
@@ -169,7 +165,7 @@ impl VideoStore for DynamoStore {
             .as_ref()
             .and_then(|item| item.get(RECORD))
             .and_then(|v| v.as_s().ok())
-            .map(|text| serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|text| stored::decode_chunk(text))
             .transpose()
     }
 
