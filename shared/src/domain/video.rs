@@ -3,11 +3,10 @@
 
 use super::{ProjectId, TokenId};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// One `{key, value}` metadata pair (serialised as such in the HTTP layer's Video body).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One `{key, value}` metadata pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
     /// Key.
     pub key: String,

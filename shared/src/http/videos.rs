@@ -4,7 +4,7 @@
 use super::body::json_object;
 use super::respond::{json, no_content};
 use super::{ApiError, AppWithBlobs, Call, Request, Response};
-use crate::domain::{Metadata, UploadMode, VideoId, VideoPatch, format_timestamp};
+use crate::domain::{UploadMode, VideoId, VideoPatch, format_timestamp};
 use crate::store::VideoRecord;
 use crate::usecases::videos::{self, DownloadDeps, DownloadLink};
 use http::{StatusCode, header};
@@ -23,6 +23,13 @@ struct AssetsBody {
     mp4: Option<String>,
 }
 
+/// A metadata pair on the wire.
+#[derive(Debug, Serialize)]
+struct MetadataBody {
+    key: String,
+    value: String,
+}
+
 /// A video on the wire.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +39,7 @@ pub(super) struct VideoBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     tags: Vec<String>,
-    metadata: Vec<Metadata>,
+    metadata: Vec<MetadataBody>,
     public: bool,
     panoramic: bool,
     mp4_support: bool,
@@ -63,7 +70,14 @@ pub(super) async fn video_body(
         title: v.title.clone(),
         description: v.description.clone(),
         tags: v.tags.clone(),
-        metadata: v.metadata.clone(),
+        metadata: v
+            .metadata
+            .iter()
+            .map(|m| MetadataBody {
+                key: m.key.clone(),
+                value: m.value.clone(),
+            })
+            .collect(),
         public: v.public,
         panoramic: v.panoramic,
         mp4_support: v.mp4_support,
