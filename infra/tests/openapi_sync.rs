@@ -1,4 +1,4 @@
-//! `infra/openapi.yaml`, the route table and `template.yaml` describe the same endpoints: every
+//! `docs/openapi.yaml`, the route table and `template.yaml` describe the same endpoints: every
 //! row is documented once and every documented operation is a row; every row with a function is
 //! exactly one `HttpApi` event of the template function whose binary is that function, and every
 //! `HttpApi` event is such a row.
@@ -39,13 +39,13 @@ fn documented(openapi: &Value) -> BTreeSet<(String, String)> {
 
 #[test]
 fn every_route_is_documented_and_every_documented_operation_is_served() {
-    let openapi = yaml("infra/openapi.yaml");
+    let openapi = yaml("docs/openapi.yaml");
     assert_eq!(documented(&openapi), routes());
 }
 
 #[test]
 fn every_operation_has_a_unique_id_and_links_name_real_operations() {
-    let openapi = yaml("infra/openapi.yaml");
+    let openapi = yaml("docs/openapi.yaml");
     let mut ids = BTreeSet::new();
     for (_, item) in openapi["paths"].as_mapping().expect("paths") {
         for (key, op) in item.as_mapping().expect("path item") {
@@ -61,8 +61,9 @@ fn every_operation_has_a_unique_id_and_links_name_real_operations() {
         }
     }
     // Links name real operations.
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
-        .expect("readable");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml"))
+            .expect("readable");
     for line in text.lines() {
         if let Some(target) = line.trim().strip_prefix("operationId: ") {
             assert!(ids.contains(target), "link to unknown operation {target}");
@@ -131,8 +132,9 @@ fn every_row_with_a_function_is_exactly_one_event_of_that_function() {
 
 #[test]
 fn every_row_is_documented_once() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
-        .expect("readable");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml"))
+            .expect("readable");
     let openapi: Value = serde_yaml::from_str(&text).expect("YAML");
     for r in all_routes() {
         let ops = openapi["paths"][r.path].as_mapping().map_or(0, |item| {

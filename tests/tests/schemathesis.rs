@@ -1,4 +1,4 @@
-//! schemathesis (PyPI) against the local server: every operation of `infra/openapi.yaml`, with
+//! schemathesis (PyPI) against the local server: every operation of `docs/openapi.yaml`, with
 //! positive and negative data, every check, authenticated with the default project's key;
 //! `/upload` with a live token of that project (see `infra/schemathesis.toml`). Zero failures.
 //!
@@ -26,8 +26,8 @@ async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &st
     let served = api.get("/openapi.yaml").await;
     assert_eq!(served.status, 200);
     assert_eq!(served.content_type.as_deref(), Some("application/yaml"));
-    let document = std::fs::read_to_string(workspace().join("infra/openapi.yaml"))
-        .expect("infra/openapi.yaml");
+    let document =
+        std::fs::read_to_string(workspace().join("docs/openapi.yaml")).expect("docs/openapi.yaml");
     assert_eq!(served.text, document);
 
     let token = api.create(r#"{"ttl":0}"#).await.json["token"]

@@ -5,8 +5,8 @@
 use axum::body::Body;
 use http::{HeaderValue, Response, StatusCode, header};
 
-/// `infra/openapi.yaml`, served at `GET /openapi.yaml`.
-pub const OPENAPI_YAML: &str = include_str!("../../../infra/openapi.yaml");
+/// `docs/openapi.yaml`, served at `GET /openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../../../docs/openapi.yaml");
 
 /// The vendored `@api.video/video-uploader` release.
 pub const VIDEO_UPLOADER_VERSION: &str = "1.1.6";

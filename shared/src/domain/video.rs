@@ -148,7 +148,7 @@ fn flag(name: &'static str, v: &Value) -> Result<bool, InvalidVideoAttribute> {
 
 impl VideoPatch {
     /// Validates a PATCH body. Unknown attributes are ignored (the clients send read-only ones).
-    /// The limits are those of `infra/openapi.yaml`; they keep a video item far below
+    /// The limits are those of `docs/openapi.yaml`; they keep a video item far below
     /// DynamoDB's 400 KB.
     pub fn parse(body: &Map<String, Value>) -> Result<Self, InvalidVideoAttribute> {
         let mut patch = Self::default();

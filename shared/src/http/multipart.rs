@@ -52,7 +52,7 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
             }
         } else if name.as_deref() == Some("videoId") {
             let text = field.text().await.map_err(malformed)?;
-            // Empty (or ASCII spaces only) counts as absent, as infra/openapi.yaml says.
+            // Empty (or ASCII spaces only) counts as absent, as docs/openapi.yaml says.
             let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
             video_id = Some(text.to_owned()).filter(|v| !v.is_empty());
         }

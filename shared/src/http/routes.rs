@@ -1,6 +1,6 @@
 //! The route table: every endpoint once, with who may call it, the handler that serves it, and
 //! the Lambda function that serves it on AWS. The local server, the Lambda glue, request logs and
-//! the contract tests (`infra/openapi.yaml`, `template.yaml`) all read it.
+//! the contract tests (`docs/openapi.yaml`, `template.yaml`) all read it.
 //!
 //! Rows are grouped by the state their handlers need: [`TOKEN_ROUTES`] touch DynamoDB only,
 //! [`MEDIA_ROUTES`] also the blob store. A token function's binary only refers to the first

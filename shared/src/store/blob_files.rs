@@ -11,6 +11,7 @@
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore};
+use crate::internal::InternalError;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::fs::{File, OpenOptions};
@@ -52,7 +53,7 @@ impl FileBlobStore {
                     && !segment.contains(['\\', '\0'])
             });
         if !valid {
-            return Err(StoreError::Corrupt(format!("bad blob key {key:?}")));
+            return Err(InternalError::new(format!("bad blob key {key:?}")).into());
         }
         Ok(self.dir.join(key))
     }
@@ -88,7 +89,10 @@ fn completed_with(path: &Path, len: u64) -> bool {
 fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(), StoreError> {
     let end = offset + chunk.len() as u64;
     let parent = path.parent().ok_or_else(|| {
-        StoreError::Corrupt(format!("blob path {} has no parent", path.display()))
+        StoreError::from(InternalError::new(format!(
+            "blob path {} has no parent",
+            path.display()
+        )))
     })?;
     let partial = partial(path);
     let file = if offset == 0 {
@@ -151,9 +155,7 @@ impl BlobStore for FileBlobStore {
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
         if progress.completed {
-            return Err(StoreError::Corrupt(format!(
-                "append to completed blob {key}"
-            )));
+            return Err(InternalError::new(format!("append to completed blob {key}")).into());
         }
         let path = self.checked(key)?;
         let offset = progress.written;

@@ -15,6 +15,7 @@ use crate::domain::{
     KeyId, ListQuery, ProjectId, ReceivedChunk, SortBy, SortOrder, TokenId, Ttl, UploadToken,
     VideoId,
 };
+use crate::internal::InternalError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -547,7 +548,8 @@ fn video_from_row(record: &str, version: i64) -> Result<VideoRecord, StoreError>
 }
 
 fn sql_index(index: u64) -> Result<i64, StoreError> {
-    i64::try_from(index).map_err(|_| StoreError::Corrupt(format!("chunk index {index}")))
+    i64::try_from(index)
+        .map_err(|_| InternalError::new(format!("chunk index {index} out of range")).into())
 }
 
 #[async_trait]
@@ -604,7 +606,7 @@ impl VideoStore for EmbeddedStore {
                 .version
                 .checked_sub(1)
                 .and_then(|v| i64::try_from(v).ok())
-                .ok_or_else(|| StoreError::Corrupt("update without a new version".into()))?;
+                .ok_or_else(|| InternalError::new("update_video without a new version"))?;
             let n = tx
                 .execute(
                     "UPDATE videos SET uploading = ?2, version = version + 1, record = ?3

@@ -34,6 +34,10 @@ pub enum StoreError {
     /// An item read back from the store does not decode (corruption or an incompatible writer).
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
+    /// A broken invariant on our side (a caller's mistake, an impossible value), not bad stored
+    /// data nor a backend failure.
+    #[error(transparent)]
+    Internal(#[from] crate::internal::InternalError),
     /// The backend failed (network, throttling, disk...). The source carries the details for the
     /// log; clients only ever see a generic 500.
     #[error("store backend failed")]

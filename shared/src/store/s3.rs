@@ -14,6 +14,7 @@
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES};
+use crate::internal::InternalError;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -115,9 +116,11 @@ impl S3BlobStore {
             .send()
             .await
             .map_err(StoreError::backend)?;
-        out.upload_id()
-            .map(str::to_owned)
-            .ok_or_else(|| StoreError::Corrupt("CreateMultipartUpload returned no UploadId".into()))
+        out.upload_id().map(str::to_owned).ok_or_else(|| {
+            StoreError::backend(InternalError::new(
+                "CreateMultipartUpload returned no UploadId",
+            ))
+        })
     }
 
     async fn upload_part(
@@ -138,9 +141,9 @@ impl S3BlobStore {
             .send()
             .await
             .map_err(StoreError::backend)?;
-        let etag = out
-            .e_tag()
-            .ok_or_else(|| StoreError::Corrupt("UploadPart returned no ETag".into()))?;
+        let etag = out.e_tag().ok_or_else(|| {
+            StoreError::backend(InternalError::new("UploadPart returned no ETag"))
+        })?;
         Ok(etag.trim_matches('"').to_owned())
     }
 
@@ -197,7 +200,8 @@ impl S3BlobStore {
 
 /// A part number as the SDK wants it.
 fn part_number(number: u32) -> Result<i32, StoreError> {
-    i32::try_from(number).map_err(|_| StoreError::Corrupt(format!("part number {number}")))
+    i32::try_from(number)
+        .map_err(|_| InternalError::new(format!("part number {number} out of range")).into())
 }
 
 /// `staged` followed by `chunk`: the one copy an append with a staged remainder makes.
@@ -221,9 +225,7 @@ impl BlobStore for S3BlobStore {
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
         if progress.completed {
-            return Err(StoreError::Corrupt(format!(
-                "append to completed blob {key}"
-            )));
+            return Err(InternalError::new(format!("append to completed blob {key}")).into());
         }
         let written = progress.written + chunk.len() as u64;
         let data = join(self.read_staged(key, progress).await?, chunk);
@@ -255,7 +257,7 @@ impl BlobStore for S3BlobStore {
             }
         };
         let number = u32::try_from(next.parts.len() + 1)
-            .map_err(|_| StoreError::Corrupt(format!("too many parts in {key}")))?;
+            .map_err(|_| InternalError::new(format!("too many parts in {key}")))?;
         let etag = self.upload_part(key, &upload_id, number, data).await?;
         next.parts.push(etag);
         if last {

@@ -2,6 +2,7 @@
 //! builds it from these constants, and a test checks `template.yaml` declares the same.
 
 use super::StoreError;
+use crate::internal::InternalError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -113,7 +114,7 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    Err(StoreError::Corrupt(format!(
+    Err(StoreError::backend(InternalError::new(format!(
         "table {table} did not become active in 5 minutes"
-    )))
+    ))))
 }

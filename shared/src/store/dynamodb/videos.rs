@@ -12,6 +12,7 @@ use super::items::attr;
 use super::schema::{PK, PROJECT_ID, TTL_ATTRIBUTE};
 use super::{DynamoStore, condition_failed};
 use crate::domain::{ReceivedChunk, TokenId, VideoId};
+use crate::internal::InternalError;
 use crate::store::{StoreError, VideoRecord, VideoStore, stored};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
@@ -109,7 +110,7 @@ impl VideoStore for DynamoStore {
         let expected = record
             .version
             .checked_sub(1)
-            .ok_or_else(|| StoreError::Corrupt("update without a new version".into()))?;
+            .ok_or_else(|| InternalError::new("update_video without a new version"))?;
         let item = video_item(record)?;
         let Some((index, chunk)) = chunk else {
             let result = self
