@@ -121,4 +121,41 @@ mod tests {
             assert!(slug.title().ends_with('.'), "{slug}");
         }
     }
+
+    #[test]
+    fn the_docs_problem_table_is_this_list() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+        let text = std::fs::read_to_string(path).expect("docs/api.md is readable");
+        let section = text
+            .split("\n## Problems")
+            .nth(1)
+            .expect("docs/api.md has a ## Problems section");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let rows: Vec<(String, String, String)> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                (
+                    cells[0].trim_matches('`').to_owned(),
+                    cells[1].to_owned(),
+                    cells[2].to_owned(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, String)> = Slug::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str().to_owned(),
+                    s.status().to_string(),
+                    s.title().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows, want,
+            "docs/api.md's problem table must list Slug::ALL, in order"
+        );
+    }
 }
