@@ -106,12 +106,12 @@ async fn bad_keys_are_refused() {
             )
             .await;
         assert!(
-            matches!(appended, Err(StoreError::Corrupt(_))),
+            matches!(appended, Err(StoreError::Internal(_))),
             "append to {key:?}: {appended:?}"
         );
         let removed = h.store.remove(key, &BlobProgress::default()).await;
         assert!(
-            matches!(removed, Err(StoreError::Corrupt(_))),
+            matches!(removed, Err(StoreError::Internal(_))),
             "remove {key:?}: {removed:?}"
         );
     }

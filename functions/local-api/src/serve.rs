@@ -188,6 +188,12 @@ async fn serve_request(
             HeaderValue::from_static("https"),
         );
     }
+    // Route and caller from the head alone: an unauthenticated request is refused before its
+    // body is read.
+    let admitted = match handlers::admit(&shared.media, &parts).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal.map(Body::from),
+    };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -206,9 +212,7 @@ async fn serve_request(
         }
     }
     let request = http::Request::from_parts(parts, bytes);
-    handlers::dispatch(&shared.media, request)
-        .await
-        .map(Body::from)
+    admitted.run(&shared.media, request).await.map(Body::from)
 }
 
 /// Size of the API Gateway (payload v2) event for a request: the body base64-encoded, the

@@ -3,7 +3,7 @@
 //! are the use cases' ([`crate::usecases::identity`]); this module reads headers and queries.
 
 use super::routes::{Access, Caller};
-use super::{ApiError, App, Request, Slug};
+use super::{ApiError, App, Slug};
 use crate::auth::{ApiKey, Principal};
 use crate::usecases::identity;
 use base64::Engine;
@@ -15,14 +15,14 @@ use http::header::AUTHORIZATION;
 pub(super) async fn authorize(
     access: Access,
     app: &App,
-    request: &Request,
+    head: &http::request::Parts,
     params: &[(&'static str, String)],
 ) -> Result<Caller, ApiError> {
     match access {
-        Access::ApiKey => authenticate(app, request.headers())
+        Access::ApiKey => authenticate(app, &head.headers).await.map(Caller::Project),
+        Access::UploadToken => upload_token(app, &head.uri, params)
             .await
-            .map(Caller::Project),
-        Access::UploadToken => upload_token(app, request, params).await.map(Caller::Upload),
+            .map(Caller::Upload),
         Access::Public => Ok(Caller::Anonymous),
     }
 }
@@ -71,12 +71,12 @@ fn basic_key(credentials: &str) -> Option<ApiKey> {
 /// ignored: the token is the only credential.
 async fn upload_token(
     app: &App,
-    request: &Request,
+    uri: &http::Uri,
     params: &[(&'static str, String)],
 ) -> Result<crate::domain::UploadToken, ApiError> {
     let value = match params.iter().find(|(name, _)| *name == "token") {
         Some((_, value)) => Some(value.clone()),
-        None => form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        None => form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned()),
     }

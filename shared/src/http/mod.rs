@@ -29,8 +29,8 @@ pub use authn::authenticate;
 pub use error::ApiError;
 pub use problem::Problem;
 pub use routes::{
-    Access, Call, Caller, Handler, MEDIA_ROUTES, Route, RouteSet, RouteSpec, RouteState,
-    TOKEN_ROUTES, all_routes, dispatch,
+    Access, Admitted, Call, Caller, Handler, MEDIA_ROUTES, Route, RouteSet, RouteSpec, RouteState,
+    TOKEN_ROUTES, admit, all_routes, dispatch,
 };
 pub use slug::Slug;
 pub use videos::authorize_download;

@@ -18,6 +18,7 @@ use crate::domain::UploadToken;
 use crate::internal::InternalError;
 use futures_util::future::BoxFuture;
 use http::Method;
+use std::time::Instant;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,11 +289,19 @@ impl<S: RouteState> RouteSet<S> {
 
     /// Serves a request with this set's routes: 404 or 405 if none matches. Logs one line.
     pub async fn handle(&self, state: &S, request: Request, request_id: &str) -> Response {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let method = request.method().clone();
-        let (response, template) = match self.find(&method, request.uri().path()) {
+        let (head, body) = request.into_parts();
+        let (response, template) = match self.find(&method, head.uri.path()) {
             Match::Found(route, params) => {
-                (run(state, route, params, request).await, route.spec.path)
+                let response = match admit_to(state, route, &head, &params).await {
+                    Ok(caller) => {
+                        let request = Request::from_parts(head, body);
+                        call(state, route, caller, params, request).await
+                    }
+                    Err(refusal) => refusal,
+                };
+                (response, route.spec.path)
             }
             Match::OtherMethods(allowed) => (not_allowed(allowed), UNKNOWN),
             Match::None => (finish(Err(ApiError::UnknownRoute)), UNKNOWN),
@@ -305,55 +314,133 @@ impl<S: RouteState> RouteSet<S> {
 /// Route template logged for requests that match no route.
 const UNKNOWN: &str = "(unknown)";
 
-/// Serves any request with every route (the local server and in-process tests): the token
-/// group with `state.app`, the media group with `state`.
-pub async fn dispatch(state: &AppWithBlobs, request: Request) -> Response {
-    let started = std::time::Instant::now();
-    let method = request.method().clone();
-    let tokens = RouteSet::all(TOKEN_ROUTES);
-    let media = RouteSet::all(MEDIA_ROUTES);
-    let path = request.uri().path().to_owned();
-    let (response, template) = match (tokens.find(&method, &path), media.find(&method, &path)) {
-        (Match::Found(route, params), _) => (
-            run(&state.app, route, params, request).await,
-            route.spec.path,
-        ),
-        (_, Match::Found(route, params)) => {
-            (run(state, route, params, request).await, route.spec.path)
-        }
-        (Match::OtherMethods(mut a), Match::OtherMethods(b)) => {
-            a.extend(b);
-            (not_allowed(a), UNKNOWN)
-        }
-        (Match::OtherMethods(a), Match::None) | (Match::None, Match::OtherMethods(a)) => {
-            (not_allowed(a), UNKNOWN)
-        }
-        (Match::None, Match::None) => (finish(Err(ApiError::UnknownRoute)), UNKNOWN),
-    };
-    log_request("", &method, template, &response, started);
-    response
+/// A request whose route is found and whose caller is checked from its head alone: what a
+/// server decides before it reads a body, so that nobody unauthenticated gets to send one.
+pub struct Admitted {
+    target: Target,
+    caller: Caller,
+    params: Vec<(&'static str, String)>,
+    started: Instant,
 }
 
-/// Checks the caller against the route's access, then runs its handler. Upload-token routes
-/// answer with CORS, refusals included (the browser must be able to read them).
-async fn run<S: RouteState>(
+enum Target {
+    Token(&'static Route<App>),
+    Media(&'static Route<AppWithBlobs>),
+}
+
+impl Admitted {
+    /// The route it goes to.
+    pub fn spec(&self) -> &'static RouteSpec {
+        match self.target {
+            Target::Token(route) => &route.spec,
+            Target::Media(route) => &route.spec,
+        }
+    }
+
+    /// Serves it, with its body now read. Logs one line.
+    pub async fn run(self, state: &AppWithBlobs, request: Request) -> Response {
+        let method = request.method().clone();
+        let template = self.spec().path;
+        let response = match self.target {
+            Target::Token(route) => {
+                call(&state.app, route, self.caller, self.params, request).await
+            }
+            Target::Media(route) => call(state, route, self.caller, self.params, request).await,
+        };
+        log_request("", &method, template, &response, self.started);
+        response
+    }
+}
+
+/// Finds the route for a request's head among every route (the local server and in-process
+/// tests) and checks its caller. The refusal otherwise (404, 405, 401), already logged.
+pub async fn admit(
+    state: &AppWithBlobs,
+    head: &http::request::Parts,
+) -> Result<Admitted, Response> {
+    let started = Instant::now();
+    let path = head.uri.path();
+    let tokens = RouteSet::all(TOKEN_ROUTES);
+    let media = RouteSet::all(MEDIA_ROUTES);
+    let found = match (
+        tokens.find(&head.method, path),
+        media.find(&head.method, path),
+    ) {
+        (Match::Found(route, params), _) => admit_to(&state.app, route, head, &params)
+            .await
+            .map(|caller| (Target::Token(route), caller, params))
+            .map_err(|refusal| (refusal, route.spec.path)),
+        (_, Match::Found(route, params)) => admit_to(state, route, head, &params)
+            .await
+            .map(|caller| (Target::Media(route), caller, params))
+            .map_err(|refusal| (refusal, route.spec.path)),
+        (Match::OtherMethods(mut a), Match::OtherMethods(b)) => {
+            a.extend(b);
+            Err((not_allowed(a), UNKNOWN))
+        }
+        (Match::OtherMethods(a), Match::None) | (Match::None, Match::OtherMethods(a)) => {
+            Err((not_allowed(a), UNKNOWN))
+        }
+        (Match::None, Match::None) => Err((finish(Err(ApiError::UnknownRoute)), UNKNOWN)),
+    };
+    match found {
+        Ok((target, caller, params)) => Ok(Admitted {
+            target,
+            caller,
+            params,
+            started,
+        }),
+        Err((refusal, template)) => {
+            log_request("", &head.method, template, &refusal, started);
+            Err(refusal)
+        }
+    }
+}
+
+/// Serves any request with every route: [`admit`], then [`Admitted::run`].
+pub async fn dispatch(state: &AppWithBlobs, request: Request) -> Response {
+    let (head, body) = request.into_parts();
+    match admit(state, &head).await {
+        Ok(admitted) => admitted.run(state, Request::from_parts(head, body)).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// The caller of `route`, as its access demands, or the refusal to answer.
+async fn admit_to<S: RouteState>(
     state: &S,
     route: &'static Route<S>,
+    head: &http::request::Parts,
+    params: &[(&'static str, String)],
+) -> Result<Caller, Response> {
+    authn::authorize(route.spec.access, state.app(), head, params)
+        .await
+        .map_err(|e| with_cors(state, &route.spec, finish(Err(e))))
+}
+
+/// Runs the handler of an admitted request.
+async fn call<S: RouteState>(
+    state: &S,
+    route: &'static Route<S>,
+    caller: Caller,
     params: Vec<(&'static str, String)>,
     request: Request,
 ) -> Response {
-    let result = async {
-        let caller = authn::authorize(route.spec.access, state.app(), &request, &params).await?;
-        let call = Call {
-            caller,
-            request,
-            params,
-        };
-        (route.handler)(state, call).await
-    }
-    .await;
-    let response = finish(result);
-    match (route.spec.access, state.cors_origin()) {
+    let call = Call {
+        caller,
+        request,
+        params,
+    };
+    with_cors(
+        state,
+        &route.spec,
+        finish((route.handler)(state, call).await),
+    )
+}
+
+/// Upload-token routes answer with CORS, refusals included (the browser must read them).
+fn with_cors<S: RouteState>(state: &S, spec: &RouteSpec, response: Response) -> Response {
+    match (spec.access, state.cors_origin()) {
         (Access::UploadToken, Some(origin)) => cors::allow_origin(response, origin),
         _ => response,
     }
@@ -394,7 +481,7 @@ fn log_request(
     method: &Method,
     route: &str,
     response: &Response,
-    started: std::time::Instant,
+    started: Instant,
 ) {
     tracing::info!(
         request_id,
