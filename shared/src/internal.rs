@@ -51,6 +51,24 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// Environment variable naming a crash point: when the upload path reaches the point of that
+/// name, the process aborts on the spot, as `kill -9` would. How the crash suite proves that
+/// every such point leaves a state the client's retry completes. Unset in production.
+pub const CRASH_AT_ENV: &str = "UPLOAD_TOKENS_CRASH_AT";
+
+/// Aborts the process if [`CRASH_AT_ENV`] names `point`. Points: `after-bytes` (a chunk's
+/// bytes written, its commit not yet made), `after-commit` (committed, not yet answered),
+/// `before-complete` (the last chunk's bytes written, the blob not yet completed) and
+/// `after-complete-rename` (the file store's blob renamed into place, the state not written).
+pub fn crash_point(point: &str) {
+    static CRASH_AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let crash_at = CRASH_AT.get_or_init(|| std::env::var(CRASH_AT_ENV).ok());
+    if crash_at.as_deref() == Some(point) {
+        eprintln!("{CRASH_AT_ENV}={point}: aborting");
+        std::process::abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,7 +192,10 @@ async fn serve_request(
     // body is read.
     let admitted = match handlers::admit(&shared.media, &parts).await {
         Ok(admitted) => admitted,
-        Err(refusal) => return refusal.map(Body::from),
+        Err(refusal) => {
+            discard(body).await;
+            return refusal.map(Body::from);
+        }
     };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
@@ -213,6 +216,29 @@ async fn serve_request(
     }
     let request = http::Request::from_parts(parts, bytes);
     admitted.run(&shared.media, request).await.map(Body::from)
+}
+
+/// Most of a refused request's body read (and dropped) so that its client, which sends the
+/// whole body before it reads an answer, gets to read the refusal rather than a reset.
+const DISCARD_BYTES: usize = MAX_BODY_BYTES;
+/// Most time spent discarding a refused request's body.
+const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads and drops a refused request's body, in constant memory, up to [`DISCARD_BYTES`] and
+/// [`DISCARD_TIME`]; past either the connection is closed instead.
+async fn discard(body: Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(DISCARD_TIME, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            seen += frame.len();
+            if seen > DISCARD_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Size of the API Gateway (payload v2) event for a request: the body base64-encoded, the

@@ -11,9 +11,10 @@ pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 /// How far the assembly of one blob has got. Stored with the video (and changed only by
 /// conditional writes): the adapter reads it, never keeps it in memory.
 ///
-/// Every append writes to *new* locations (a new part number, a staged object named after the
-/// offset it ends at) so that a progress lost to a concurrent writer leaves the committed
-/// progress intact; [`BlobStore::release`] removes what the committed progress no longer needs.
+/// Appends are made only by the holder of the video's write lease, and write to locations the
+/// committed progress does not refer to (a new part number, a staged object named after the
+/// offset it ends at), so an append that is never committed leaves the committed progress
+/// intact; [`BlobStore::release`] removes what the committed progress no longer needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlobProgress {
     /// S3 multipart upload id, once one was started.

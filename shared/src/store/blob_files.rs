@@ -3,15 +3,16 @@
 //! fsyncs it and renames it to `<dir>/<key>`, then fsyncs the directory: write, fsync, rename,
 //! so a crash never leaves a torn file under the final name, and a committed chunk is on disk.
 //!
-//! Appends from a progress that later loses the conditional write are harmless when retried:
-//! a chunk is written at the committed offset (bytes before it are never touched), and bytes
-//! past the end of the blob are cut off only when it completes. An append at a non-zero
-//! offset never creates the partial file, so a duplicate of the last chunk that arrives after
-//! its twin renamed the file cannot start a new, holed one.
+//! Only the holder of the video's write lease appends (`usecases::chunks`), so two requests
+//! never write the same offset at once. A chunk is written at the committed offset (bytes
+//! before it are never touched), and bytes past the end of the blob are cut off only when it
+//! completes, so an append whose commit never happened (a crash, a lost lease) is simply
+//! overwritten by the retry. An append at a non-zero offset never creates the partial file;
+//! if the blob was completed but that completion never committed, it becomes partial again.
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore};
-use crate::internal::InternalError;
+use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::fs::{File, OpenOptions};
@@ -78,12 +79,6 @@ fn remove_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Whether the blob at `path` is complete with `len` bytes: what a duplicate of the last chunk
-/// finds when its twin got there first.
-fn completed_with(path: &Path, len: u64) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == len)
-}
-
 /// Writes `chunk` at `offset` of the partial file of `path`; with `last`, completes the blob
 /// at `offset + chunk.len()` bytes. Blocking.
 fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(), StoreError> {
@@ -108,29 +103,32 @@ fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(),
     } else {
         match OpenOptions::new().write(true).open(&partial) {
             Ok(file) => file,
+            // The blob was completed by a write whose commit never happened (a crash between
+            // the rename and the state write): the committed state says it is still being
+            // assembled, so the file goes back to being partial and this chunk is written anew.
+            Err(e) if e.kind() == ErrorKind::NotFound && path.exists() => {
+                std::fs::rename(path, &partial).map_err(StoreError::backend)?;
+                sync_dir(parent).map_err(StoreError::backend)?;
+                OpenOptions::new()
+                    .write(true)
+                    .open(&partial)
+                    .map_err(StoreError::backend)?
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return if last && completed_with(path, end) {
-                    Ok(())
-                } else {
-                    Err(StoreError::Corrupt(format!(
-                        "partial blob {} is missing",
-                        partial.display()
-                    )))
-                };
+                return Err(StoreError::Corrupt(format!(
+                    "partial blob {} is missing",
+                    partial.display()
+                )));
             }
             Err(e) => return Err(StoreError::backend(e)),
         }
     };
     write_at(file, offset, chunk, last.then_some(end)).map_err(StoreError::backend)?;
     if last {
-        match std::fs::rename(&partial, path) {
-            // A duplicate of this last chunk, writing the same bytes to the same file, renamed
-            // it first.
-            Err(e) if e.kind() == ErrorKind::NotFound && completed_with(path, end) => {}
-            Err(e) => return Err(StoreError::backend(e)),
-            Ok(()) => {}
-        }
+        crash_point("before-complete");
+        std::fs::rename(&partial, path).map_err(StoreError::backend)?;
         sync_dir(parent).map_err(StoreError::backend)?;
+        crash_point("after-complete-rename");
     }
     Ok(())
 }

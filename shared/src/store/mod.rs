@@ -23,7 +23,7 @@ use crate::domain::{KeyId, ListQuery, ProjectId, ReceivedChunk, TokenId, UploadT
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use records::{ApiKeyRecord, RefreshRecord, TokenPage, VideoRecord};
+pub use records::{ApiKeyRecord, RefreshRecord, TokenPage, VideoRecord, WriteLease};
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]

@@ -52,6 +52,19 @@ pub struct VideoRecord {
     pub blob: BlobProgress,
     /// Version of this record: 0 when inserted, +1 on every update.
     pub version: u64,
+    /// Who may write the blob's bytes right now, if anyone: taken by a conditional write before
+    /// any byte moves, so a writer that loses a race never writes where the winner did.
+    pub lease: Option<WriteLease>,
+}
+
+/// The right to write a video's bytes, until a time. Held by one chunk request (`holder` is
+/// random per request); released by the commit that records the chunk, or left to expire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteLease {
+    /// Who holds it.
+    pub holder: String,
+    /// When it lapses: after the longest a holder can take to write and commit.
+    pub until: DateTime<Utc>,
 }
 
 impl VideoRecord {

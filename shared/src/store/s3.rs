@@ -6,15 +6,17 @@
 //! reaches 5 MiB it becomes a part, and the last chunk completes the upload (or, for a blob that
 //! never needed a multipart upload, is a single PutObject).
 //!
-//! Every append writes somewhere the committed progress does not refer to: the next part
-//! number, or a staged object named after the offset it ends at (which only grows). So an
-//! append whose progress loses the conditional write leaves the committed progress intact, and
-//! retrying it from that progress gives the same blob. Staged objects sit under `staging/`, where
-//! a bucket lifecycle rule expires those of abandoned uploads.
+//! Only the holder of the video's write lease appends (`usecases::chunks`): a part number or a
+//! staged object is never written by two requests at once, so the bytes the commit records are
+//! the bytes S3 holds. Every append writes somewhere the committed progress does not refer to
+//! (the next part number, or a staged object named after the offset it ends at), so an append
+//! whose commit never happened leaves the committed progress intact and its retry overwrites
+//! it. Staged objects sit under `staging/`, where a bucket lifecycle rule expires those of
+//! abandoned uploads.
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES};
-use crate::internal::InternalError;
+use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -261,6 +263,7 @@ impl BlobStore for S3BlobStore {
         let etag = self.upload_part(key, &upload_id, number, data).await?;
         next.parts.push(etag);
         if last {
+            crash_point("before-complete");
             self.complete_upload(key, &upload_id, &next.parts).await?;
         }
         Ok(next)

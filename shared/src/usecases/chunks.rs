@@ -8,13 +8,14 @@ use super::UseCaseError;
 use super::retry::{Attempt, until_done};
 use crate::domain::{
     Clock, ContentRange, IncomingChunk, UploadMode, UploadProgress, UploadToken, Verdict, Video,
-    VideoId,
+    VideoId, random_alphanumeric,
 };
-use crate::internal::{ErrorChain, InternalError};
+use crate::internal::{ErrorChain, InternalError, crash_point};
 use crate::store::blob::BlobStore;
-use crate::store::{StoreError, VideoRecord, VideoStore};
+use crate::store::{StoreError, VideoRecord, VideoStore, WriteLease};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 /// What the upload machinery needs.
 #[derive(Clone, Copy)]
@@ -70,8 +71,22 @@ pub async fn accept_upload_chunk(
     write_chunk(deps, record, &chunk, bytes).await
 }
 
+/// How long a write lease lasts: longer than a holder can take to write and commit (it gives up
+/// after [`WRITE_DEADLINE`]), so a lapsed lease's holder has stopped writing. After a crash, the
+/// video's next writer waits at most this long.
+pub const LEASE_DURATION: Duration = Duration::from_secs(45);
+
+/// Longest a chunk's bytes may take to reach the blob store once the lease is held.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(20);
+
 /// Judges `chunk` against `record` (the video as last read), appends its bytes and commits,
 /// retrying from a fresh read of the video whenever another writer committed first.
+///
+/// Integrity: bytes move only under the video's write lease, taken by a conditional write on the
+/// video after the chunk was judged. Of two requests racing on one chunk, only the lease holder
+/// writes; the other waits, reads the outcome, and is judged against it (a retry with the same
+/// bytes is acknowledged, different bytes are a conflict). A lease whose reply was lost is
+/// recognised by its holder, which is unique to this call.
 pub async fn write_chunk(
     deps: ChunkDeps<'_>,
     record: VideoRecord,
@@ -81,6 +96,7 @@ pub async fn write_chunk(
     let id = &record.video.id;
     let record = &record;
     let bytes = &bytes;
+    let holder = &random_alphanumeric(20);
     until_done(move |attempt| async move {
         let record = if attempt == 0 {
             record.clone()
@@ -92,7 +108,7 @@ pub async fn write_chunk(
                     "the video was deleted during the upload",
                 ))?
         };
-        write_once(deps, record, chunk, bytes.clone()).await
+        write_once(deps, record, chunk, bytes.clone(), holder, attempt).await
     })
     .await
 }
@@ -102,6 +118,8 @@ async fn write_once(
     record: VideoRecord,
     chunk: &IncomingChunk,
     bytes: Bytes,
+    holder: &str,
+    attempt: usize,
 ) -> Result<Attempt<Accepted>, UseCaseError> {
     let index = UploadProgress::chunk_index(&chunk.range);
     let stored = if record.progress.mode.is_some() && record.progress.covers(&chunk.range) {
@@ -122,11 +140,34 @@ async fn write_once(
             }
             Verdict::Accept { last, chunk } => (last, chunk),
         };
-    let key = record.blob_key();
-    let blob = deps.blobs.append(&key, &record.blob, bytes, last).await?;
-    let mut next = record.clone();
+    let Some(leased) = take_lease(deps, record, holder, attempt).await? else {
+        return Ok(Attempt::Lost);
+    };
+    let key = leased.blob_key();
+    let appended = tokio::time::timeout(
+        WRITE_DEADLINE,
+        deps.blobs.append(&key, &leased.blob, bytes, last),
+    )
+    .await;
+    let blob = match appended {
+        Ok(Ok(blob)) => blob,
+        Ok(Err(e)) => {
+            release_lease(deps, &leased).await;
+            return Err(e.into());
+        }
+        Err(_) => {
+            release_lease(deps, &leased).await;
+            return Err(InternalError::new(format!(
+                "a chunk's bytes took longer than {WRITE_DEADLINE:?} to store"
+            ))
+            .into());
+        }
+    };
+    crash_point("after-bytes");
+    let mut next = leased.clone();
     next.progress.record(chunk, received.clone(), last);
     next.blob = blob;
+    next.lease = None;
     next.version += 1;
     let now = deps.clock.now();
     next.video.updated_at = now;
@@ -140,7 +181,8 @@ async fn write_once(
     {
         return Ok(Attempt::Lost);
     }
-    if let Err(e) = deps.blobs.release(&key, &record.blob, &next.blob).await {
+    crash_point("after-commit");
+    if let Err(e) = deps.blobs.release(&key, &leased.blob, &next.blob).await {
         tracing::warn!(error = %ErrorChain(&e), video = %next.video.id, "staged bytes not released");
     }
     tracing::info!(
@@ -154,6 +196,49 @@ async fn write_once(
         record: next,
         stored: true,
     }))
+}
+
+/// The video with `holder`'s write lease: already held (this call took it, and the reply was
+/// lost), or taken now by a conditional write. `None` when another writer holds an unexpired
+/// lease (after a pause, so its holder can finish) or changed the video first.
+async fn take_lease(
+    deps: ChunkDeps<'_>,
+    record: VideoRecord,
+    holder: &str,
+    attempt: usize,
+) -> Result<Option<VideoRecord>, UseCaseError> {
+    let now = deps.clock.now();
+    match &record.lease {
+        Some(lease) if lease.holder == holder => return Ok(Some(record)),
+        Some(lease) if lease.until > now => {
+            // 25 ms doubling to 800 ms: about 2.4 s in all before the retry loop gives up.
+            tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+            return Ok(None);
+        }
+        _ => {}
+    }
+    let mut leased = record;
+    leased.lease = Some(WriteLease {
+        holder: holder.to_owned(),
+        until: now + chrono::TimeDelta::from_std(LEASE_DURATION).unwrap_or_default(),
+    });
+    leased.version += 1;
+    Ok(deps
+        .videos
+        .update_video(&leased, None)
+        .await?
+        .then_some(leased))
+}
+
+/// Gives the lease back after a failed write, so the client's retry need not wait for it to
+/// lapse. Best effort: a lease that stays held lapses anyway.
+async fn release_lease(deps: ChunkDeps<'_>, leased: &VideoRecord) {
+    let mut released = leased.clone();
+    released.lease = None;
+    released.version += 1;
+    if let Err(e) = deps.videos.update_video(&released, None).await {
+        tracing::warn!(error = %ErrorChain(&e), video = %leased.video.id, "write lease not released");
+    }
 }
 
 /// Whether a chunk without `videoId` can only belong to an upload already under way.
@@ -197,13 +282,18 @@ async fn new_video(
         progress: UploadProgress::default(),
         blob: Default::default(),
         version: 0,
+        lease: None,
     };
     match deps.videos.insert_video(&record).await {
         Ok(()) => Ok(record),
-        Err(StoreError::AlreadyExists) => Err(InternalError::new(
-            "a new video's random id is already taken: the random generator is broken",
-        )
-        .into()),
+        // A create whose reply was lost and which the SDK retried finds itself: success.
+        Err(StoreError::AlreadyExists) => match deps.videos.get_video(&record.video.id).await? {
+            Some(stored) if stored.video == record.video => Ok(stored),
+            _ => Err(InternalError::new(
+                "a new video's random id is already taken: the random generator is broken",
+            )
+            .into()),
+        },
         Err(e) => Err(e.into()),
     }
 }

@@ -157,6 +157,7 @@ pub fn embedded_videos() -> (VideoRecord, VideoRecord) {
                 completed: true,
             },
             version: 3,
+            lease: None,
         },
         VideoRecord {
             video: uploading(
@@ -174,6 +175,7 @@ pub fn embedded_videos() -> (VideoRecord, VideoRecord) {
                 completed: false,
             },
             version: 2,
+            lease: None,
         },
     )
 }
@@ -207,6 +209,7 @@ pub fn dynamodb_videos() -> (VideoRecord, VideoRecord) {
                 completed: true,
             },
             version: 3,
+            lease: None,
         },
         VideoRecord {
             video: uploading(
@@ -224,6 +227,7 @@ pub fn dynamodb_videos() -> (VideoRecord, VideoRecord) {
                 completed: false,
             },
             version: 2,
+            lease: None,
         },
     )
 }

@@ -18,6 +18,7 @@ pub fn video(token: Option<&TokenId>, seconds_ago: i64) -> VideoRecord {
         progress: Default::default(),
         blob: Default::default(),
         version: 0,
+        lease: None,
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{VIDEO_VERSION, invalid, unversioned};
 use crate::domain::{Metadata, ProjectId, TokenId, UploadMode, UploadProgress, Video, VideoId};
 use crate::store::blob::BlobProgress;
-use crate::store::{StoreError, VideoRecord};
+use crate::store::{StoreError, VideoRecord, WriteLease};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,17 @@ pub(super) struct VideoDocument {
     progress: StoredProgress,
     #[serde(rename = "blob")]
     blob: StoredBlob,
+    #[serde(rename = "lease", default, skip_serializing_if = "Option::is_none")]
+    lease: Option<StoredLease>,
+}
+
+/// A write lease (absent from records written before leases existed: none was held).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredLease {
+    #[serde(rename = "holder")]
+    holder: String,
+    #[serde(rename = "until")]
+    until: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -113,12 +124,17 @@ impl From<&VideoRecord> for VideoDocument {
             progress,
             blob,
             version: _,
+            lease,
         } = record;
         Self {
             version: VIDEO_VERSION,
             video: video.into(),
             progress: progress.into(),
             blob: blob.into(),
+            lease: lease.as_ref().map(|l| StoredLease {
+                holder: l.holder.clone(),
+                until: l.until,
+            }),
         }
     }
 }
@@ -132,11 +148,16 @@ impl TryFrom<VideoDocument> for VideoRecord {
             video,
             progress,
             blob,
+            lease,
         } = document;
         Ok(Self {
             video: video.try_into()?,
             progress: progress.into(),
             blob: blob.into(),
+            lease: lease.map(|l| WriteLease {
+                holder: l.holder,
+                until: l.until,
+            }),
             version: 0,
         })
     }
