@@ -62,8 +62,10 @@ struct Shared {
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     first_poll: OnceLock<Instant>,
     init_error: watch::Sender<Option<String>>,
-    next_id: AtomicU64,
 }
+
+/// Request ids are unique across every Runtime API of this process, as Lambda's are.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One Runtime API, serving one function process.
 pub struct RuntimeApi {
@@ -84,7 +86,6 @@ impl RuntimeApi {
             pending: Mutex::new(HashMap::new()),
             first_poll: OnceLock::new(),
             init_error: watch::channel(None).0,
-            next_id: AtomicU64::new(1),
         });
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -170,7 +171,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Result<(HeaderMap, Bytes), S
         std::future::pending::<()>().await;
         return Err(StatusCode::GONE);
     };
-    let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let id = format!("{:08x}-0000-4000-8000-{n:012x}", std::process::id());
     lock(&shared.pending).insert(id.clone(), invocation.reply);
     let mut headers = HeaderMap::new();
