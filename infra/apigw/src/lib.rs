@@ -253,13 +253,14 @@ impl Emulator {
         for pool in &self.gateway.pools {
             pool.shut_down().await;
         }
-        if let Some(server) = self.server.take() {
-            // In-flight requests see the stop signal at once; connections then close.
-            if tokio::time::timeout(Duration::from_secs(5), server)
+        if let Some(mut server) = self.server.take() {
+            // In-flight requests see the stop signal at once and answer 503; idle connections
+            // close. A connection still open after that is cut.
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
                 .await
                 .is_err()
             {
-                // Still open keep-alive connections: the listener is closed either way.
+                server.abort();
             }
         }
     }
