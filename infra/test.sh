@@ -4,9 +4,10 @@
 #      official Python client; the official Node client, the browser uploader and
 #      playwright-core (tests/clients/node_modules); Debian's chromium for the browser test;
 #   2. checks formatting and clippy;
-#   3. starts a moto server (DynamoDB API) on a free 127.0.0.1 port;
-#   4. runs every workspace test, the DynamoDB ones against moto;
-#   5. stops moto, whatever happened.
+#   3. builds the function binaries (profile lambda-local) the API Gateway emulator runs;
+#   4. starts a moto server (DynamoDB and S3 APIs) on a free 127.0.0.1 port;
+#   5. runs every workspace test, the DynamoDB and S3 ones (and the emulator's) against moto;
+#   6. stops moto, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -47,6 +48,17 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "function binaries for the API Gateway emulator tests (profile lambda-local)"
+# The deployed form's suites run the real function binaries behind the API Gateway emulator
+# (infra/apigw). The lambda-local profile is the release profile without LTO: see Cargo.toml
+# and docs/emulator.md for why and the build times. The binary names come from template.yaml.
+bins=$(sed -n 's/^ *Binary: *\([A-Za-z0-9_-]*\).*/--bin \1/p' template.yaml | tr '\n' ' ')
+started=$(date +%s)
+# shellcheck disable=SC2086 # one word per flag
+cargo build --quiet --profile lambda-local $bins
+export UPLOAD_TOKENS_LAMBDA_BIN_DIR="${CARGO_TARGET_DIR:-$root/target}/lambda-local"
+echo "built in $(( $(date +%s) - started )) s: $UPLOAD_TOKENS_LAMBDA_BIN_DIR"
 
 step "moto server on 127.0.0.1"
 # shellcheck source=infra/moto.sh

@@ -1,5 +1,6 @@
-//! The official api.video clients, unchanged, against the local server: PyPI `api.video` 1.4.7
-//! (Bearer via /auth/api-key) and npm `@api.video/nodejs-client` 2.6.8 (Basic). Each script in
+//! The official api.video clients, unchanged, against the local server and behind the API
+//! Gateway emulator (the function binaries on moto): PyPI `api.video` 1.4.7 (Bearer via
+//! /auth/api-key) and npm `@api.video/nodejs-client` 2.6.8 (Basic). Each script in
 //! `tests/clients` asserts what it sees, checks it used every method of its client for these
 //! endpoints, and prints a summary; this driver checks the result again over plain HTTP.
 
@@ -10,21 +11,27 @@ use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Api, options, start, workspace};
+use support::{Api, Deployment, options, workspace};
+
+/// Set for the scripts when they run behind API Gateway (they then expect its limits).
+const BEHIND_GATEWAY_ENV: &str = "UPLOAD_TOKENS_BEHIND_API_GATEWAY";
 
 /// Runs one client script with `args`, off the async runtime (it blocks on its own process);
 /// fails unless it exits 0 and prints its summary. Returns its stdout.
-fn run(program: &Path, script: &str, args: &[&OsStr]) -> String {
+fn run(program: &Path, script: &str, args: &[&OsStr], deployment: &Deployment) -> String {
     let clients = workspace().join("tests/clients");
     let output = tokio::task::block_in_place(|| {
-        Command::new(program)
+        let mut command = Command::new(program);
+        command
             .arg(clients.join(script))
             .args(args)
             .current_dir(&clients)
             // Python would leave tests/clients/__pycache__ behind in the source tree.
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("client script runs")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        if deployment.behind_gateway() {
+            command.env(BEHIND_GATEWAY_ENV, "1");
+        }
+        command.output().expect("client script runs")
     });
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -73,8 +80,10 @@ fn sha(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// The files the upload scripts send: `small` fits in one 5 MiB chunk; `whole` (12 MiB) takes
-/// three and is `part1` + `part2`.
+/// The files the upload scripts send: `small` fits in one 5 MiB chunk; `whole` takes more and
+/// is `part1` + `part2`. Locally `whole` is 12 MiB (three chunks) in two 6 MiB parts; behind API
+/// Gateway, where a request carries about 4.5 MiB of file at most (6,291,456 bytes of event,
+/// base64), it is 8 MiB in two 4 MiB parts, each one request of a progressive session.
 struct Files {
     _dir: tempfile::TempDir,
     small: Vec<u8>,
@@ -86,7 +95,7 @@ struct Files {
 }
 
 impl Files {
-    fn new() -> Self {
+    fn new(behind_gateway: bool) -> Self {
         let mut x: u32 = 7;
         let mut bytes = |len: usize| -> Vec<u8> {
             (0..len)
@@ -96,9 +105,10 @@ impl Files {
                 })
                 .collect()
         };
-        let whole = bytes(12 * 1024 * 1024 + 321);
+        let (whole_mib, part1_mib) = if behind_gateway { (8, 4) } else { (12, 6) };
+        let whole = bytes(whole_mib * 1024 * 1024 + 321);
         let small = bytes(100 * 1024 + 7);
-        let (part1, part2) = whole.split_at(6 * 1024 * 1024);
+        let (part1, part2) = whole.split_at(part1_mib * 1024 * 1024);
         let dir = tempfile::tempdir().expect("temp dir");
         let write = |name: &str, bytes: &[u8]| {
             let path = dir.path().join(name);
@@ -144,30 +154,32 @@ async fn stored(api: &Api, id: &str, context: &str) -> (serde_json::Value, Vec<u
 }
 
 /// Every upload-token method of both clients (create, list and its pages, get, delete, errors).
-async fn clients_against(kind: StoreKind, table: Option<String>) {
+async fn clients_against(deployment: Deployment) {
     let Some(python) = installed_clients() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = start(options(dir.path(), kind, table)).await;
-    let url = server.url();
-    let args = [
-        OsStr::new(&url),
-        OsStr::new(server.project.api_key.expose()),
-    ];
+    let url = deployment.url();
+    let args = [OsStr::new(&url), OsStr::new(deployment.api_key())];
     for (program, script) in scripts(&python, "python_tokens.py", "node_tokens.mjs") {
-        run(&program, script, &args);
+        run(&program, script, &args, &deployment);
     }
     // Each script deletes what it created.
-    let api = Api::new(&server);
+    let api = Api::new(&deployment);
     let list = api.get("/upload-tokens").await;
     assert_eq!(list.json["pagination"]["itemsTotal"], 0, "{}", list.text);
-    server.stop().await.expect("server stops");
+    deployment.stop().await;
+}
+
+async fn local(kind: StoreKind, table: Option<String>) -> (tempfile::TempDir, Deployment) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deployment = Deployment::local(options(dir.path(), kind, table)).await;
+    (dir, deployment)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_clients_work_against_the_embedded_store() {
-    clients_against(StoreKind::Embedded, None).await;
+    let (_dir, deployment) = local(StoreKind::Embedded, None).await;
+    clients_against(deployment).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,24 +187,42 @@ async fn official_clients_work_against_dynamodb() {
     if test_gate::require_moto("official_clients_work_against_dynamodb").is_none() {
         return;
     }
-    clients_against(StoreKind::Aws, Some(support::table_name("clients"))).await;
+    let table = Some(support::table_name("clients"));
+    let (_dir, deployment) = local(StoreKind::Aws, table).await;
+    clients_against(deployment).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_clients_work_behind_api_gateway() {
+    if let Some(deployment) = Deployment::gateway("official_clients_work_behind_api_gateway").await
+    {
+        clients_against(deployment).await;
+    }
 }
 
 /// The clients' token uploads: one-shot (a small file in one request; 12 MiB in 5 MiB chunks, no
 /// videoId after the first) and progressive sessions; each stored file must be byte-identical.
-async fn uploads_against(kind: StoreKind, table: Option<String>) {
+/// Behind API Gateway the scripts expect the clients' 5 MiB chunks to be refused with 413 (their
+/// smallest chunk size is over what one request can carry there), and upload through sessions
+/// of 4 MiB parts.
+async fn uploads_against(deployment: Deployment) {
     let Some(python) = installed_clients() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = start(options(dir.path(), kind, table)).await;
-    let api = Api::new(&server);
-    let files = Files::new();
-    let url = server.url();
-    // Python: small, chunked, session, resumed session; Node: small, chunked twice, two sessions.
+    let api = Api::new(&deployment);
+    let files = Files::new(deployment.behind_gateway());
+    let url = deployment.url();
+    // Python: small, chunked, session, resumed session; Node: small, chunked twice, two
+    // sessions. Behind API Gateway the chunked ones are refused (Node then sends its second
+    // one-shot upload with the small file).
+    let uploads = if deployment.behind_gateway() {
+        [3, 4]
+    } else {
+        [4, 5]
+    };
     for ((program, script), uploads) in scripts(&python, "python_upload.py", "node_upload.mjs")
         .into_iter()
-        .zip([4, 5])
+        .zip(uploads)
     {
         let token = api.create("{\"ttl\":600}").await.json["token"]
             .as_str()
@@ -206,7 +236,7 @@ async fn uploads_against(kind: StoreKind, table: Option<String>) {
             files.part1_path.as_os_str(),
             files.part2_path.as_os_str(),
         ];
-        let stdout = run(&program, script, &args);
+        let stdout = run(&program, script, &args, &deployment);
         let lines = json_lines(&stdout);
         assert_eq!(lines.len(), uploads, "{script}: uploads\n{stdout}");
         let mut ids = std::collections::BTreeSet::new();
@@ -221,13 +251,18 @@ async fn uploads_against(kind: StoreKind, table: Option<String>) {
             lines.iter().any(|l| l["file"] == "small"),
             "{script}: no small upload"
         );
+        assert!(
+            lines.iter().any(|l| l["file"] == "whole"),
+            "{script}: no whole upload"
+        );
     }
-    server.stop().await.expect("server stops");
+    deployment.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_clients_upload_with_tokens_on_the_embedded_store() {
-    uploads_against(StoreKind::Embedded, None).await;
+    let (_dir, deployment) = local(StoreKind::Embedded, None).await;
+    uploads_against(deployment).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,29 +270,37 @@ async fn official_clients_upload_with_tokens_on_s3() {
     if test_gate::require_moto("official_clients_upload_with_tokens_on_s3").is_none() {
         return;
     }
-    uploads_against(StoreKind::Aws, Some(support::table_name("clientup"))).await;
+    let table = Some(support::table_name("clientup"));
+    let (_dir, deployment) = local(StoreKind::Aws, table).await;
+    uploads_against(deployment).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_clients_upload_with_tokens_behind_api_gateway() {
+    let test = "official_clients_upload_with_tokens_behind_api_gateway";
+    if let Some(deployment) = Deployment::gateway(test).await {
+        uploads_against(deployment).await;
+    }
 }
 
 /// The clients' video methods (get, update, getStatus, delete) on videos they upload with a
 /// token: the video each keeps has its bytes and its last PATCH; the ones each deletes are gone.
-async fn videos_against(kind: StoreKind, table: Option<String>) {
+async fn videos_against(deployment: Deployment) {
     let Some(python) = installed_clients() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = start(options(dir.path(), kind, table)).await;
-    let api = Api::new(&server);
-    let files = Files::new();
-    let url = server.url();
+    let api = Api::new(&deployment);
+    let files = Files::new(deployment.behind_gateway());
+    let url = deployment.url();
     let args = [
         OsStr::new(&url),
-        OsStr::new(server.project.api_key.expose()),
+        OsStr::new(deployment.api_key()),
         files.small_path.as_os_str(),
         files.part1_path.as_os_str(),
         files.part2_path.as_os_str(),
     ];
     for (program, script) in scripts(&python, "python_videos.py", "node_videos.mjs") {
-        let stdout = run(&program, script, &args);
+        let stdout = run(&program, script, &args, &deployment);
         let lines = json_lines(&stdout);
         let kept: Vec<_> = lines.iter().filter(|l| l.get("kept").is_some()).collect();
         let deleted: Vec<_> = lines
@@ -280,12 +323,13 @@ async fn videos_against(kind: StoreKind, table: Option<String>) {
                 .assert_problem(404, "resource-not-found", None);
         }
     }
-    server.stop().await.expect("server stops");
+    deployment.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_clients_manage_videos_on_the_embedded_store() {
-    videos_against(StoreKind::Embedded, None).await;
+    let (_dir, deployment) = local(StoreKind::Embedded, None).await;
+    videos_against(deployment).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,5 +337,15 @@ async fn official_clients_manage_videos_on_s3() {
     if test_gate::require_moto("official_clients_manage_videos_on_s3").is_none() {
         return;
     }
-    videos_against(StoreKind::Aws, Some(support::table_name("clientvid"))).await;
+    let table = Some(support::table_name("clientvid"));
+    let (_dir, deployment) = local(StoreKind::Aws, table).await;
+    videos_against(deployment).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_clients_manage_videos_behind_api_gateway() {
+    let test = "official_clients_manage_videos_behind_api_gateway";
+    if let Some(deployment) = Deployment::gateway(test).await {
+        videos_against(deployment).await;
+    }
 }

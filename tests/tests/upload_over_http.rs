@@ -8,7 +8,7 @@ use local_api::StoreKind;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{Api, Reply, options, start};
+use support::{Api, Deployment, Reply, options, start};
 
 const MIB: usize = 1024 * 1024;
 
@@ -113,9 +113,13 @@ async fn scenarios(api: &Api) {
     assert_eq!(stored_sha(api, &id).await, sha(&small));
     assert_eq!(status(api, &id).await["ingest"]["status"], "uploaded");
 
-    // 12 MiB in 5 MiB parts.
+    // 12 MiB in three parts: of 5 MiB (S3's part size); behind API Gateway of 4 MiB, as a
+    // 5 MiB part is a ~7 MB event there (base64), over Lambda's 6,291,456 bytes: refused with
+    // 413 (checked in `uploads_behind_api_gateway_are_byte_identical`).
     let file = data(12 * MIB, 2);
-    let parts: Vec<&[u8]> = file.chunks(5 * MIB).collect();
+    let part_size = if api.behind_gateway { 4 * MIB } else { 5 * MIB };
+    let parts: Vec<&[u8]> = file.chunks(part_size).collect();
+    assert_eq!(parts.len(), 3);
     let first = up.chunk(parts[0], Some("part 1/3"), None).await;
     let id = video_id(&first);
     assert!(
@@ -417,6 +421,26 @@ async fn uploads_on_dynamodb_and_s3_are_byte_identical() {
     server.stop().await.expect("server stops");
 }
 
+/// The deployed form: API Gateway (emulated), the upload and video functions, DynamoDB and S3.
+#[tokio::test]
+async fn uploads_behind_api_gateway_are_byte_identical() {
+    let Some(deployment) =
+        Deployment::gateway("uploads_behind_api_gateway_are_byte_identical").await
+    else {
+        return;
+    };
+    let api = Api::new(&deployment);
+    scenarios(&api).await;
+    videos_api(&api).await;
+    // A 5 MiB chunk makes a ~7 MB event: API Gateway refuses it before any function runs (the
+    // local server's --lambda-limits answers a problem+json 413 instead).
+    let up = Uploader::new(&api).await;
+    up.chunk(&data(5 * MIB, 15), Some("part 1/*"), None)
+        .await
+        .assert_gateway(413, "Request Entity Too Large");
+    deployment.stop().await;
+}
+
 #[tokio::test]
 async fn a_token_that_expires_mid_upload_refuses_the_next_chunk_and_keeps_the_first() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -438,11 +462,11 @@ async fn a_token_that_expires_mid_upload_refuses_the_next_chunk_and_keeps_the_fi
     server.stop().await.expect("server stops");
 }
 
-#[tokio::test]
-async fn cors_preflight_and_headers_on_upload() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = start(options(dir.path(), StoreKind::Embedded, None)).await;
-    let api = Api::new(&server);
+/// Browsers' CORS: the preflight of `/upload` and the allowed origin on its answers. Locally
+/// the upload handler answers both; behind API Gateway the gateway does, from the template's
+/// CorsConfiguration (the function's own headers are replaced), and only for requests that
+/// carry an `Origin`, as browsers' do.
+async fn cors_on_upload(api: &Api) {
     let pre = api
         .http
         .request(reqwest::Method::OPTIONS, format!("{}/upload", api.base))
@@ -466,17 +490,33 @@ async fn cors_preflight_and_headers_on_upload() {
             .unwrap_or("")
             .contains("content-range")
     );
-    let up = Uploader::new(&api).await;
+    let up = Uploader::new(api).await;
     let response = api
         .http
         .post(format!("{}/upload?token={}", api.base, up.token))
+        .header("Origin", "https://app.example")
         .multipart(Form::new().part("file", Part::bytes(vec![1, 2, 3]).file_name("a")))
         .send()
         .await
         .expect("answered");
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn cors_preflight_and_headers_on_upload() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(options(dir.path(), StoreKind::Embedded, None)).await;
+    cors_on_upload(&Api::new(&server)).await;
     server.stop().await.expect("server stops");
+}
+
+#[tokio::test]
+async fn cors_on_upload_behind_api_gateway() {
+    if let Some(deployment) = Deployment::gateway("cors_on_upload_behind_api_gateway").await {
+        cors_on_upload(&Api::new(&deployment)).await;
+        deployment.stop().await;
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 //! usage: cold-start [--bin-dir target/release] [--runs 30] [--lambda-dir target/lambda]
 //! Prints Markdown tables (`./infra/bench.sh cold-start` writes them into BENCHMARKS.md).
 
-use cold_start_bench::runtime_api::RuntimeApi;
+use apigw_emulator::runtime_api::{Outcome, RuntimeApi};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -158,7 +158,7 @@ async fn cold_start(
         binary: name.clone(),
         detail,
     };
-    let api = RuntimeApi::start(event(method, path)).await?;
+    let api = RuntimeApi::start("bench").await?;
     let (aws_url, connections) = aws_probe().await?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(binary)
@@ -186,25 +186,24 @@ async fn cold_start(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
-    let finished = tokio::time::timeout(Duration::from_secs(10), api.finished()).await;
+    let limit = Duration::from_secs(10);
+    let outcome = tokio::time::timeout(limit, api.invoke(event(method, path).into(), limit)).await;
     let _ = child.kill().await;
-    let observed = api.observed();
-    if finished.is_err() {
-        return Err(fail("no response within 10 s".into()));
-    }
-    if let Some(error) = observed.error {
-        return Err(fail(error));
-    }
-    let body: serde_json::Value = observed
-        .response_body
-        .as_deref()
-        .and_then(|b| serde_json::from_slice(b).ok())
-        .ok_or_else(|| fail("unreadable response".into()))?;
+    let outcome = outcome
+        .map_err(|_| fail("no response within 10 s".into()))?
+        .map_err(|e| fail(e.to_string()))?;
+    let (body, response) = match outcome {
+        Outcome::Response { body, at } => (body, at),
+        Outcome::Error { body, .. } => return Err(fail(format!("invocation error: {body}"))),
+        Outcome::InitError(e) => return Err(fail(format!("init error: {e}"))),
+    };
+    let body: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| fail("unreadable response".into()))?;
     if body["statusCode"] != status {
         return Err(fail(format!("answered {body}, expected status {status}")));
     }
-    let (Some(poll), Some(response)) = (observed.first_poll, observed.response) else {
-        return Err(fail("no poll or response recorded".into()));
+    let Some(poll) = api.first_poll() else {
+        return Err(fail("no poll recorded".into()));
     };
     Ok((
         poll - started,

@@ -1,24 +1,30 @@
-//! The emulated Runtime API drives a real `lambda_http` binary through one invocation.
+//! The shared Runtime API drives a real `lambda_http` binary through two invocations: one
+//! process, one invocation at a time, as in a Lambda execution environment.
 
-use cold_start_bench::runtime_api::RuntimeApi;
+use apigw_emulator::runtime_api::{Outcome, RuntimeApi};
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_lambda_http_binary_polls_once_answers_and_waits_for_more() {
-    let event = serde_json::json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+fn event(path: &str) -> bytes::Bytes {
+    serde_json::json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
         "headers": {"host": "example.com"},
         "requestContext": {
             "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
             "domainPrefix": "api",
-            "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1",
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
                      "sourceIp": "127.0.0.1", "userAgent": "test"},
             "requestId": "r", "routeKey": "$default", "stage": "$default",
             "time": "23/Nov/2026:09:00:00 +0000", "timeEpoch": 0
         },
         "isBase64Encoded": false
-    });
-    let api = RuntimeApi::start(event.to_string()).await.expect("listens");
+    })
+    .to_string()
+    .into()
+}
+
+#[tokio::test]
+async fn a_lambda_http_binary_answers_one_invocation_after_another() {
+    let api = RuntimeApi::start("test").await.expect("listens");
     let started = std::time::Instant::now();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hello-lambda"))
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -30,20 +36,22 @@ async fn a_lambda_http_binary_polls_once_answers_and_waits_for_more() {
         .kill_on_drop(true)
         .spawn()
         .expect("hello-lambda starts");
-    tokio::time::timeout(Duration::from_secs(20), api.finished())
-        .await
-        .expect("answered in time");
-    // It polls again for the next invocation, which never comes: still running.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let limit = Duration::from_secs(20);
+    for round in 0..2 {
+        let outcome = tokio::time::timeout(limit, api.invoke(event("/"), limit))
+            .await
+            .expect("answered in time")
+            .expect("the API runs");
+        let Outcome::Response { body, at } = outcome else {
+            panic!("round {round}: {outcome:?}");
+        };
+        let poll = api.first_poll().expect("polled");
+        assert!(started < poll && poll <= at);
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["statusCode"], 200);
+        assert_eq!(body["body"], "hello");
+    }
+    // Still running, polling for the next invocation.
     assert!(child.try_wait().expect("status").is_none());
     child.kill().await.expect("killed");
-    let observed = api.observed();
-    assert!(observed.error.is_none(), "{:?}", observed.error);
-    let poll = observed.first_poll.expect("polled");
-    let response = observed.response.expect("answered");
-    assert!(started < poll && poll <= response);
-    let body: serde_json::Value =
-        serde_json::from_slice(&observed.response_body.expect("a body")).expect("JSON");
-    assert_eq!(body["statusCode"], 200);
-    assert_eq!(body["body"], "hello");
 }

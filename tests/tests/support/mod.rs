@@ -4,7 +4,11 @@
 
 use local_api::{Options, Server, StoreKind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use upload_tokens_core::auth::ApiKey;
+use upload_tokens_core::domain::{KeyId, ProjectId};
+use upload_tokens_core::store::{ApiKeyRecord, Store};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -46,23 +50,175 @@ pub async fn start(options: Options) -> Server {
         .expect("local server starts")
 }
 
+/// Set to a directory to run the API Gateway suites on function binaries other than
+/// `target/lambda-local` (infra/test.sh builds those).
+pub const LAMBDA_BIN_DIR_ENV: &str = "UPLOAD_TOKENS_LAMBDA_BIN_DIR";
+
+/// Where the function binaries are: `$UPLOAD_TOKENS_LAMBDA_BIN_DIR`, else the `lambda-local`
+/// profile's directory (Cargo.toml).
+pub fn lambda_bin_dir() -> PathBuf {
+    std::env::var_os(LAMBDA_BIN_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/lambda-local"))
+}
+
+/// What an end-to-end suite runs against: the local server (any store), or the deployed form
+/// (the API Gateway emulator running the function binaries, on DynamoDB and S3 in moto).
+pub enum Deployment {
+    /// The local server, with the options it was started with.
+    Local {
+        server: Server,
+        options: Box<Options>,
+    },
+    /// The API Gateway emulator and the functions, with a project key registered in the table.
+    Gateway {
+        emulator: apigw_emulator::Emulator,
+        api_key: String,
+        store: Arc<dyn Store>,
+    },
+}
+
+impl Deployment {
+    /// The local server with these options.
+    pub async fn local(options: Options) -> Self {
+        let server = start(options.clone()).await;
+        Deployment::Local {
+            server,
+            options: Box::new(options),
+        }
+    }
+
+    /// The deployed form on moto: a new table and bucket (created as the local server creates
+    /// them), a project API key put in the table through the store, and the emulator serving
+    /// template.yaml with the function binaries. `None` (skipped) without moto or without the
+    /// binaries, except in CI, where either is a failure.
+    pub async fn gateway(test: &str) -> Option<Self> {
+        if test_gate::require_moto(test).is_none() {
+            return None;
+        }
+        let bin_dir = lambda_bin_dir();
+        if !test_gate::require_tool(test, &bin_dir.join("create-token")) {
+            return None;
+        }
+        let table = table_name("gw");
+        let bucket = table.to_lowercase();
+        // The AWS store ignores the data directory.
+        let store_options = options(&workspace(), StoreKind::Aws, Some(table.clone())).store;
+        let (store, _) = local_api::open_stores(&store_options, true)
+            .await
+            .expect("table and bucket created");
+        let key = ApiKey::generate();
+        store
+            .insert_api_key(&ApiKeyRecord {
+                key_id: KeyId::generate(),
+                project_id: ProjectId::generate(),
+                hash: key.hash(),
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("API key registered");
+        let mut emulator_options =
+            apigw_emulator::Options::new(workspace().join("template.yaml"), bin_dir, table, bucket);
+        // The functions' JSON logs, for a failing test: UPLOAD_TOKENS_TEST_FUNCTION_LOGS=1.
+        emulator_options.function_logs =
+            std::env::var_os("UPLOAD_TOKENS_TEST_FUNCTION_LOGS").is_some();
+        let emulator = apigw_emulator::Emulator::start(emulator_options)
+            .await
+            .expect("the API Gateway emulator starts");
+        Some(Deployment::Gateway {
+            emulator,
+            api_key: key.expose().to_owned(),
+            store,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Deployment::Local { server, .. } => server.url(),
+            Deployment::Gateway { emulator, .. } => emulator.url(),
+        }
+    }
+
+    /// The project's API key.
+    pub fn api_key(&self) -> &str {
+        match self {
+            Deployment::Local { server, .. } => server.project.api_key.expose(),
+            Deployment::Gateway { api_key, .. } => api_key,
+        }
+    }
+
+    pub fn behind_gateway(&self) -> bool {
+        matches!(self, Deployment::Gateway { .. })
+    }
+
+    /// The store behind it (to register another project's key, say).
+    pub async fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Deployment::Local { options, .. } => local_api::open_store(&options.store)
+                .await
+                .expect("store opens"),
+            Deployment::Gateway { store, .. } => store.clone(),
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            Deployment::Local { server, .. } => server.stop().await.expect("server stops"),
+            Deployment::Gateway { emulator, .. } => emulator.stop().await,
+        }
+    }
+}
+
+/// Something an [`Api`] client can talk to.
+pub trait Target {
+    fn url(&self) -> String;
+    fn api_key(&self) -> &str;
+    fn behind_gateway(&self) -> bool {
+        false
+    }
+}
+
+impl Target for Server {
+    fn url(&self) -> String {
+        Server::url(self)
+    }
+    fn api_key(&self) -> &str {
+        self.project.api_key.expose()
+    }
+}
+
+impl Target for Deployment {
+    fn url(&self) -> String {
+        Deployment::url(self)
+    }
+    fn api_key(&self) -> &str {
+        Deployment::api_key(self)
+    }
+    fn behind_gateway(&self) -> bool {
+        Deployment::behind_gateway(self)
+    }
+}
+
 /// An HTTP client authenticated with `key` by Basic auth.
 pub struct Api {
     pub base: String,
     pub key: String,
     pub http: reqwest::Client,
+    /// Behind API Gateway: its own answers where the local server's router answers.
+    pub behind_gateway: bool,
 }
 
 impl Api {
-    pub fn new(server: &Server) -> Self {
-        Self::with_key(server, server.project.api_key.expose())
+    pub fn new(target: &impl Target) -> Self {
+        Self::with_key(target, target.api_key())
     }
 
-    pub fn with_key(server: &Server, key: &str) -> Self {
+    pub fn with_key(target: &impl Target, key: &str) -> Self {
         Self {
-            base: server.url(),
+            base: target.url(),
             key: key.to_owned(),
             http: reqwest::Client::new(),
+            behind_gateway: target.behind_gateway(),
         }
     }
 
@@ -118,6 +274,17 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// One of API Gateway's own answers (`{"message": …}`), not the functions'.
+    pub fn assert_gateway(&self, status: u16, message: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(
+            self.json,
+            serde_json::json!({ "message": message }),
+            "{}",
+            self.text
+        );
+    }
+
     /// Asserts a problem+json of `status` whose type ends with `slug` (and names `name`).
     pub fn assert_problem(&self, status: u16, slug: &str, name: Option<&str>) {
         assert_eq!(self.status, status, "{}", self.text);
