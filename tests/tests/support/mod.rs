@@ -93,9 +93,7 @@ impl Deployment {
     /// template.yaml with the function binaries. `None` (skipped) without moto or without the
     /// binaries, except in CI, where either is a failure.
     pub async fn gateway(test: &str) -> Option<Self> {
-        if test_gate::require_moto(test).is_none() {
-            return None;
-        }
+        test_gate::require_moto(test)?;
         let bin_dir = lambda_bin_dir();
         if !test_gate::require_tool(test, &bin_dir.join("create-token")) {
             return None;
