@@ -258,3 +258,44 @@ fn slow_and_idle_connections_are_closed_within_the_timeouts() {
     assert!(first.starts_with(b"HTTP/1.1 401"), "{first:?}");
     assert_closed_after("idle keep-alive connection", elapsed);
 }
+
+#[test]
+fn uploads_beyond_the_cap_wait_their_turn_unread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = "hostile-test-key-0123456789";
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--api-key",
+            key,
+            "--max-concurrent-uploads",
+            "1",
+            "--body-idle-timeout",
+            "2",
+        ],
+    );
+    let addr = server.addr.clone();
+    let token = support::create_token(&addr, key);
+    // The first upload takes the only permit and stalls mid-body.
+    let mut first = TcpStream::connect(&addr).expect("connect");
+    let request = support::upload_request(&addr, &token, &[1u8; 4096], "");
+    first
+        .write_all(&request[..request.len() - 2000])
+        .expect("sent");
+    std::thread::sleep(Duration::from_millis(300));
+    // The second waits for it: served only once the first has been closed for stalling.
+    let started = Instant::now();
+    let second = support::send(
+        &addr,
+        &support::upload_request(&addr, &token, &[2u8; 4096], ""),
+    );
+    let waited = started.elapsed();
+    assert_eq!(second.status, 201, "{second:?}");
+    let (got, _) = until_closed(&mut first, Duration::from_secs(10));
+    assert_eq!(support::parse(&got).map(|r| r.status), Some(408));
+    eprintln!("second upload waited {waited:?} for the permit");
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "the second upload did not wait for the first: {waited:?}"
+    );
+}
