@@ -292,3 +292,62 @@ async fn a_public_url_must_be_http_or_https() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_process_writing_stalls_neither_reads_nor_fails_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(options(dir.path(), Some(KEY_A)))
+        .await
+        .expect("start");
+    let addr = server.addr.to_string();
+    let db = dir.path().join("upload-tokens.db");
+    let (results, list_took) = tokio::task::spawn_blocking(move || {
+        // The admin command (any other connection) holds SQLite's write lock for 2 s.
+        let holder = rusqlite::Connection::open(&db).expect("second connection");
+        holder
+            .execute_batch("BEGIN IMMEDIATE; DELETE FROM upload_tokens WHERE id = 'none';")
+            .expect("write lock");
+        let create = {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let token = support::create_token(&addr, KEY_A);
+                (token, started.elapsed())
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let list = send(
+            &addr,
+            format!(
+                "GET /upload-tokens HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\n\
+                 Connection: close\r\n\r\n",
+                basic(KEY_A)
+            )
+            .as_bytes(),
+        );
+        let list_took = started.elapsed();
+        assert_eq!(list.status, 200, "{list:?}");
+        assert!(!create.is_finished(), "the write waits for the lock");
+        std::thread::sleep(std::time::Duration::from_millis(1700));
+        holder.execute_batch("COMMIT").expect("commit");
+        (create.join().expect("create"), list_took)
+    })
+    .await
+    .expect("client");
+    server.stop().await.expect("stop");
+    let (token, create_took) = results;
+    eprintln!(
+        "list answered in {list_took:?} while the lock was held; create took {create_took:?}"
+    );
+    assert!(token.starts_with("to"), "{token}");
+    // Reads are not queued behind the waiting write (before: ~10 s, then the write failed).
+    assert!(
+        list_took < std::time::Duration::from_secs(1),
+        "{list_took:?}"
+    );
+    assert!(
+        create_took >= std::time::Duration::from_millis(1500),
+        "{create_took:?}"
+    );
+}
