@@ -1,7 +1,7 @@
 //! `local-api`: run every endpoint on this machine. See `--help`.
 
 use clap::Parser;
-use local_api::{Options, StoreKind, start};
+use local_api::{KeyOrigin, Options, StoreKind, start};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -34,10 +34,26 @@ async fn main() -> ExitCode {
         println!("demo page: {}/demo", server.url());
     }
     println!("project: {}", server.project.project_id);
-    println!("API key: {}", server.project.api_key.expose());
+    // A key given with --api-key is never echoed; a generated one is shown once, when made.
+    let key = match server.project.key_origin {
+        KeyOrigin::Generated => {
+            println!(
+                "API key: {} (shown once; kept in the data directory)",
+                server.project.api_key.expose()
+            );
+            server.project.api_key.expose().to_owned()
+        }
+        KeyOrigin::Saved => {
+            println!("API key: the one printed at the first start (kept in the data directory)");
+            "$KEY".to_owned()
+        }
+        KeyOrigin::Given => {
+            println!("API key: the one given with --api-key");
+            "$KEY".to_owned()
+        }
+    };
     println!(
-        "try:     curl -u '{}:' -H 'Content-Type: application/json' -d '{{\"ttl\":3600}}' {}/upload-tokens",
-        server.project.api_key.expose(),
+        "try:     curl -u '{key}:' -H 'Content-Type: application/json' -d '{{\"ttl\":3600}}' {}/upload-tokens",
         server.url()
     );
     println!("Ctrl-C stops it.");

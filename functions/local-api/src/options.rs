@@ -75,6 +75,34 @@ pub struct Options {
     #[arg(long, env = "UPLOAD_TOKENS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// The base URL links (`assets.mp4`) start with, e.g. `https://videos.example.com`; by
+    /// default the address the server listens on.
+    #[arg(long, env = "UPLOAD_TOKENS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Behind a reverse proxy: build links from `X-Forwarded-Proto` (http or https) and
+    /// `X-Forwarded-Host` when they are valid (--public-url, when given, still wins).
+    #[arg(long, env = "UPLOAD_TOKENS_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// How many /upload requests may be read and processed at once; more wait their turn
+    /// (their bodies unread).
+    #[arg(long, env = "UPLOAD_TOKENS_MAX_CONCURRENT_UPLOADS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_uploads: u32,
+
+    /// Seconds a client has to send a request's head, counted from the connection's start or
+    /// from the previous response (so it is also how long an idle keep-alive connection lives).
+    #[arg(long, env = "UPLOAD_TOKENS_HEADER_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
+    /// Seconds a request body may stay silent before the connection is closed; a JSON body
+    /// (every route but /upload) must also arrive whole within this time.
+    #[arg(long, env = "UPLOAD_TOKENS_BODY_IDLE_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_idle_timeout: u64,
+
     /// Store selection.
     #[command(flatten)]
     pub store: StoreOptions,
@@ -92,6 +120,11 @@ impl Options {
             tls: false,
             tls_cert: None,
             tls_key: None,
+            public_url: None,
+            trust_proxy: false,
+            max_concurrent_uploads: 4,
+            header_timeout: 30,
+            body_idle_timeout: 30,
             store: StoreOptions {
                 data_dir: data_dir.into(),
                 store: StoreKind::Embedded,

@@ -19,6 +19,19 @@ pub struct DefaultProject {
     pub project_id: ProjectId,
     /// Its key (generated, or given with `--api-key`).
     pub api_key: ApiKey,
+    /// Where the key came from: the banner prints it only when it was just generated.
+    pub key_origin: KeyOrigin,
+}
+
+/// Where the default project's key came from at this start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// Generated now (first start): shown once.
+    Generated,
+    /// Read from the data directory (generated at an earlier start, or given then).
+    Saved,
+    /// Given with `--api-key`: never echoed.
+    Given,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,7 +67,7 @@ impl DefaultProject {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(data_dir).map_err(io)?;
+        upload_tokens_core::store::private::create_private_dir(data_dir).map_err(io)?;
         let saved: Option<Saved> =
             match std::fs::read(&path) {
                 Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
@@ -68,18 +81,37 @@ impl DefaultProject {
             Some(s) => ProjectId::parse(&s.project_id).map_err(|_| corrupt("projectId"))?,
             None => ProjectId::generate(),
         };
-        let api_key = match (api_key, &saved) {
-            (Some(given), _) => {
-                ApiKey::parse(given).map_err(|e| LocalError::Usage(format!("--api-key: {e}")))?
-            }
-            (None, Some(s)) => ApiKey::parse(&s.api_key).map_err(|_| corrupt("apiKey"))?,
-            (None, None) => ApiKey::generate(),
+        let previous = match &saved {
+            Some(s) => Some(ApiKey::parse(&s.api_key).map_err(|_| corrupt("apiKey"))?),
+            None => None,
+        };
+        let (api_key, key_origin) = match (api_key, &previous) {
+            (Some(given), _) => (
+                ApiKey::parse(given).map_err(|e| LocalError::Usage(format!("--api-key: {e}")))?,
+                KeyOrigin::Given,
+            ),
+            (None, Some(previous)) => (previous.clone(), KeyOrigin::Saved),
+            (None, None) => (ApiKey::generate(), KeyOrigin::Generated),
         };
         let this = Self {
             project_id,
             api_key,
+            key_origin,
         };
         this.register(store).await?;
+        // A new --api-key replaces the default key: the previous one stops working (and its
+        // refresh tokens with it).
+        if let Some(previous) = previous
+            && previous.hash() != this.api_key.hash()
+            && let Some(record) = store.api_key_by_hash(&previous.hash()).await?
+            && record.project_id == this.project_id
+        {
+            store.revoke_api_key(&record.key_id).await?;
+            tracing::info!(
+                key_id = record.key_id.as_str(),
+                "previous default API key revoked"
+            );
+        }
         let json = serde_json::to_vec_pretty(&Saved {
             project_id: this.project_id.to_string(),
             api_key: this.api_key.expose().to_owned(),

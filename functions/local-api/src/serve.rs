@@ -6,19 +6,28 @@ use crate::tls::Identity;
 use crate::{Blobs, DefaultProject, LocalError, Options, assets, open_stores, secret};
 use axum::body::Body;
 use axum::extract::State;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use http::{HeaderValue, header};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upload_tokens_core::auth::AccessTokenSigner;
 use upload_tokens_core::domain::SystemClock;
-use upload_tokens_core::http::{self as handlers, ApiError, App, AppWithBlobs, MediaSettings};
+use upload_tokens_core::http::{
+    self as handlers, Access, ApiError, App, AppWithBlobs, MediaSettings,
+};
 
 /// Largest request body accepted: the official uploader's largest chunk (128 MiB) plus room for
 /// the multipart envelope.
 pub const MAX_BODY_BYTES: usize = 130 * 1024 * 1024;
+
+/// Largest body of every route but `/upload` (they take JSON).
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 
 /// What API Gateway hands Lambda at most: 6 MiB of event JSON, binary bodies in base64.
 pub const LAMBDA_EVENT_LIMIT: usize = 6_291_456;
@@ -60,7 +69,10 @@ struct Shared {
     media: AppWithBlobs,
     blobs: Blobs,
     lambda_limits: bool,
-    https: bool,
+    /// Permits of the /upload requests being read or processed.
+    uploads: Arc<Semaphore>,
+    /// How long a body may stay silent (and a JSON body take in all).
+    body_idle: Duration,
 }
 
 /// Opens the stores, ensures the default project, binds `options.addr` and serves in the
@@ -68,6 +80,13 @@ struct Shared {
 pub async fn start(options: Options) -> Result<Server, LocalError> {
     let (store, blobs) = open_stores(&options.store, true).await?;
     let blobs = blobs.ok_or_else(|| LocalError::Usage("no blob store".into()))?;
+    let public_url = match &options.public_url {
+        Some(url) => Some(
+            handlers::parse_public_url(url)
+                .map_err(|e| LocalError::Usage(format!("--public-url: {e}")))?,
+        ),
+        None => None,
+    };
     let project = DefaultProject::ensure(
         &options.store.data_dir,
         store.as_ref(),
@@ -85,6 +104,9 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         settings: MediaSettings {
             max_file_bytes: options.max_upload_bytes,
             allow_origin: options.allow_origin.clone(),
+            public_url,
+            trust_proxy: options.trust_proxy,
+            listen_url: None,
             ..MediaSettings::default()
         },
     };
@@ -109,12 +131,16 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         }
     };
     let certificate = identity.as_ref().map(|i| i.certificate.clone());
+    let mut media = media;
+    media.settings.listen_url = Some(listen_url(identity.is_some(), addr));
     let shared = Arc::new(Shared {
         media,
         blobs,
         lambda_limits: options.lambda_limits,
-        https: identity.is_some(),
+        uploads: Arc::new(Semaphore::new(options.max_concurrent_uploads as usize)),
+        body_idle: Duration::from_secs(options.body_idle_timeout),
     });
+    let header_timeout = Duration::from_secs(options.header_timeout);
     // The local server's own extras (signed downloads of the file store, the demo page and the
     // OpenAPI document) beside the API, which the route table serves.
     let router = axum::Router::new()
@@ -125,38 +151,45 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         .fallback(serve_request)
         .with_state(shared);
     let (shutdown, stopped) = oneshot::channel::<()>();
+    let listener = listener.into_std().map_err(|source| LocalError::Bind {
+        addr: options.addr.clone(),
+        source,
+    })?;
+    let bind_error = |source| LocalError::Bind {
+        addr: options.addr.clone(),
+        source,
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = stopped.await;
+        stopper.graceful_shutdown(Some(GRACE));
+    });
+    // Slow clients: hyper closes a connection whose request head has not arrived within
+    // `header_timeout` of its start or of the previous response (the keep-alive idle time);
+    // bodies are read under `body_idle` (see `read_body`).
     let task = match identity {
-        None => tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }),
+        None => {
+            let mut server = axum_server::from_tcp(listener)
+                .map_err(bind_error)?
+                .handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_timeout);
+            tokio::spawn(async move { server.serve(router.into_make_service()).await })
+        }
         Some(identity) => {
             let config = identity.server_config()?;
-            let listener = listener.into_std().map_err(|source| LocalError::Bind {
-                addr: options.addr.clone(),
-                source,
-            })?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                let _ = stopped.await;
-                stopper.graceful_shutdown(Some(GRACE));
-            });
-            let server = axum_server::from_tcp_rustls(listener, config).map_err(|source| {
-                LocalError::Bind {
-                    addr: options.addr.clone(),
-                    source,
-                }
-            })?;
-            tokio::spawn(async move {
-                server
-                    .handle(handle)
-                    .serve(router.into_make_service())
-                    .await
-            })
+            let mut server = axum_server::from_tcp_rustls(listener, config)
+                .map_err(bind_error)?
+                .handle(handle)
+                .first_request_timeout(header_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_timeout);
+            tokio::spawn(async move { server.serve(router.into_make_service()).await })
         }
     };
     Ok(Server {
@@ -168,25 +201,32 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
     })
 }
 
-/// How long requests in flight may take to finish once an HTTPS server is asked to stop.
+/// `scheme://address` links fall back to; an unspecified address (0.0.0.0, ::) becomes the
+/// loopback one (give `--public-url` to serve other machines).
+fn listen_url(https: bool, addr: SocketAddr) -> String {
+    let scheme = if https { "https" } else { "http" };
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("{scheme}://{addr}")
+}
+
+/// How long requests in flight may take to finish once the server is asked to stop.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn serve_request(
     State(shared): State<Arc<Shared>>,
     request: http::Request<Body>,
 ) -> http::Response<Body> {
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     if parts.method == http::Method::GET
         && let Some(response) = assets::serve(parts.uri.path())
     {
         return response;
-    }
-    if shared.https {
-        // Links the handlers build (assets.mp4) must say https, whatever the client claimed.
-        parts.headers.insert(
-            http::HeaderName::from_static("x-forwarded-proto"),
-            HeaderValue::from_static("https"),
-        );
     }
     // Route and caller from the head alone: an unauthenticated request is refused before its
     // body is read.
@@ -197,13 +237,40 @@ async fn serve_request(
             return refusal.map(Body::from);
         }
     };
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return too_large(format!(
-                "the local server accepts bodies up to {MAX_BODY_BYTES} bytes"
-            ));
+    let is_upload = admitted.spec().access == Access::UploadToken;
+    // At most `--max-concurrent-uploads` upload bodies in memory at once; the others wait here,
+    // their bodies unread.
+    let _permit = if is_upload {
+        match Arc::clone(&shared.uploads).acquire_owned().await {
+            Ok(permit) => Some(permit),
+            Err(_) => return closing(too_busy()),
         }
+    } else {
+        None
+    };
+    let (limit, whole_body_within) = if is_upload {
+        (MAX_BODY_BYTES, None)
+    } else {
+        (MAX_JSON_BODY_BYTES, Some(shared.body_idle))
+    };
+    let bytes = match read_body(
+        &parts.headers,
+        body,
+        limit,
+        shared.body_idle,
+        whole_body_within,
+    )
+    .await
+    {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => {
+            let what = if is_upload { "bodies" } else { "JSON bodies" };
+            return closing(too_large(format!(
+                "the local server accepts {what} up to {limit} bytes on this route"
+            )));
+        }
+        Err(BodyError::TooSlow) => return closing(timed_out()),
+        Err(BodyError::Broken) => return closing(bad_body()),
     };
     if shared.lambda_limits {
         let event = lambda_event_size(&parts.headers, parts.uri.to_string().len(), bytes.len());
@@ -249,6 +316,86 @@ fn lambda_event_size(headers: &http::HeaderMap, uri_len: usize, body_len: usize)
         .map(|(k, v)| k.as_str().len() + v.len() + 6)
         .sum();
     body_len.div_ceil(3) * 4 + headers + 2 * uri_len + 1024
+}
+
+/// Why a body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// Over the route's limit (announced by `Content-Length`, or counted).
+    TooLarge,
+    /// Silent for `idle`, or not whole by the deadline.
+    TooSlow,
+    /// The connection failed mid-body.
+    Broken,
+}
+
+/// Reads a body of at most `limit` bytes: refused from `Content-Length` alone when it announces
+/// more, otherwise counted as it arrives (never more than `limit` bytes buffered). Each frame
+/// must come within `idle`; with `whole_within`, the whole body too.
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: Body,
+    limit: usize,
+    idle: Duration,
+    whole_within: Option<Duration>,
+) -> Result<Bytes, BodyError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let deadline = whole_within.map(|d| tokio::time::Instant::now() + d);
+    let mut stream = body.into_data_stream();
+    let mut buffer = BytesMut::with_capacity(announced.map_or(0, |n| n as usize));
+    loop {
+        let wait = match deadline {
+            Some(deadline) => {
+                idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            }
+            None => idle,
+        };
+        let frame = match tokio::time::timeout(wait, stream.next()).await {
+            Err(_) => return Err(BodyError::TooSlow),
+            Ok(None) => return Ok(buffer.freeze()),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if buffer.len() + frame.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        buffer.extend_from_slice(&frame);
+    }
+}
+
+/// The response asks the client to close: its body was not read to the end.
+fn closing(mut response: http::Response<Body>) -> http::Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A body too slow to arrive: 408, no problem document (the client is not listening).
+fn timed_out() -> http::Response<Body> {
+    let mut response = http::Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+    response
+}
+
+/// A connection that broke mid-body: nobody reads the answer.
+fn bad_body() -> http::Response<Body> {
+    let mut response = http::Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::BAD_REQUEST;
+    response
+}
+
+/// The upload permits are gone (only while stopping).
+fn too_busy() -> http::Response<Body> {
+    let mut response = http::Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    response
 }
 
 fn too_large(detail: String) -> http::Response<Body> {

@@ -59,16 +59,18 @@ impl Identity {
             .map_err(|e| LocalError::Tls(format!("cannot generate a certificate: {e}")))?;
         let certificate = data_dir.join(GENERATED_CERT);
         let dir = data_dir.join("tls");
-        std::fs::create_dir_all(&dir).map_err(|source| LocalError::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
-        std::fs::write(&certificate, generated.cert.pem()).map_err(|source| {
+        upload_tokens_core::store::private::create_private_dir(&dir).map_err(|source| {
             LocalError::DataDir {
-                path: certificate.clone(),
+                path: dir.clone(),
                 source,
             }
         })?;
+        crate::project::write_private(&certificate, generated.cert.pem().as_bytes()).map_err(
+            |source| LocalError::DataDir {
+                path: certificate.clone(),
+                source,
+            },
+        )?;
         Ok(Self {
             chain: vec![generated.cert.der().clone()],
             key: PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()).into(),

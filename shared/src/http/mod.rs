@@ -7,6 +7,7 @@ mod authn;
 mod body;
 mod cors;
 mod error;
+mod links;
 mod multipart;
 mod problem;
 mod respond;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub use crate::auth::Principal;
 pub use authn::authenticate;
 pub use error::ApiError;
+pub use links::parse_public_url;
 pub use problem::Problem;
 pub use routes::{
     Access, Admitted, Call, Caller, Handler, MEDIA_ROUTES, Route, RouteSet, RouteSpec, RouteState,
@@ -66,6 +68,14 @@ pub struct MediaSettings {
     pub download_valid_for: std::time::Duration,
     /// `Access-Control-Allow-Origin` of the upload routes (default `*`).
     pub allow_origin: String,
+    /// The configured base URL of links (checked by [`parse_public_url`]); wins over the rest.
+    pub public_url: Option<String>,
+    /// Build links from valid `X-Forwarded-Proto` (http|https) and `X-Forwarded-Host` (or
+    /// `Host`) headers: only behind a proxy that sets them.
+    pub trust_proxy: bool,
+    /// `scheme://address` the server listens on: links fall back to it (`http://127.0.0.1`
+    /// when unset). Never taken from the request.
+    pub listen_url: Option<String>,
 }
 
 impl Default for MediaSettings {
@@ -74,6 +84,9 @@ impl Default for MediaSettings {
             max_file_bytes: 50 * 1024 * 1024 * 1024,
             download_valid_for: std::time::Duration::from_secs(3600),
             allow_origin: "*".into(),
+            public_url: None,
+            trust_proxy: false,
+            listen_url: None,
         }
     }
 }

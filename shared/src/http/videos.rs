@@ -7,7 +7,7 @@ use super::{ApiError, AppWithBlobs, Call, Request, Response};
 use crate::domain::{UploadMode, VideoId, VideoPatch, format_timestamp};
 use crate::store::VideoRecord;
 use crate::usecases::videos::{self, DownloadDeps, DownloadLink};
-use http::{StatusCode, header};
+use http::StatusCode;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -63,7 +63,10 @@ pub(super) async fn video_body(
         .await?
         .map(|link| match link {
             DownloadLink::Url(url) => url,
-            DownloadLink::Signed { path_and_query } => format!("{}{path_and_query}", base_url(req)),
+            DownloadLink::Signed { path_and_query } => format!(
+                "{}{path_and_query}",
+                super::links::base_url(&app.settings, req)
+            ),
         });
     Ok(VideoBody {
         video_id: v.id.to_string(),
@@ -100,22 +103,6 @@ fn download_deps(app: &AppWithBlobs) -> DownloadDeps<'_> {
         signer: &app.app.signer,
         clock: app.app.clock.as_ref(),
     }
-}
-
-/// `scheme://host` the client reached this server at.
-fn base_url(req: &Request) -> String {
-    let headers = req.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("127.0.0.1");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().scheme_str())
-        .unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 /// Checks a `/downloads/{id}?expires&signature` link and returns the completed video it opens.

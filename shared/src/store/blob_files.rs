@@ -29,7 +29,7 @@ pub struct FileBlobStore {
 impl FileBlobStore {
     /// A store rooted at `dir` (created if missing).
     pub fn new(dir: PathBuf) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(&dir).map_err(StoreError::backend)?;
+        super::private::create_private_dir(&dir).map_err(StoreError::backend)?;
         Ok(Self { dir })
     }
 
@@ -91,8 +91,8 @@ fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(),
     })?;
     let partial = partial(path);
     let file = if offset == 0 {
-        std::fs::create_dir_all(parent).map_err(StoreError::backend)?;
-        let file = OpenOptions::new()
+        super::private::create_private_dir(parent).map_err(StoreError::backend)?;
+        let file = super::private::private_file_options()
             .create(true)
             .truncate(false)
             .write(true)

@@ -19,9 +19,9 @@ use crate::internal::InternalError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "upload-tokens.db";
@@ -74,11 +74,30 @@ const MIGRATIONS: &[&str] = &[
 "#,
 ];
 
-/// SQLite-backed store. Cheap to clone; one connection serialised behind a mutex, used from
-/// tokio's blocking pool.
+/// How long SQLite itself waits for a lock before answering `SQLITE_BUSY`; [`retrying`] then
+/// tries again, so one call never blocks a connection for long.
+const BUSY_WAIT: Duration = Duration::from_millis(50);
+/// How long a write keeps retrying while another process (the admin command) holds the write
+/// lock. Only writes wait: reads go through their own connections.
+const WRITE_PATIENCE: Duration = Duration::from_secs(10);
+/// Reads almost never meet `SQLITE_BUSY` in WAL mode (recovery, a checkpoint restarting).
+const READ_PATIENCE: Duration = Duration::from_secs(2);
+/// Reader connections kept open between calls.
+const IDLE_READERS: usize = 8;
+
+/// SQLite-backed store. Cheap to clone. One writer connection (writes are serialised, as
+/// SQLite serialises them anyway) and a pool of reader connections: in WAL mode readers see the
+/// last committed state without waiting for any writer, this process's or another's. Calls run
+/// in tokio's blocking pool.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    conn: Arc<Mutex<Connection>>,
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -87,43 +106,130 @@ impl std::fmt::Debug for EmbeddedStore {
     }
 }
 
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_WAIT)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
+/// Whether `e` is SQLite saying another connection holds the lock (worth retrying).
+fn is_busy(e: &StoreError) -> bool {
+    let StoreError::Backend(inner) = e else {
+        return false;
+    };
+    matches!(
+        inner.downcast_ref::<rusqlite::Error>(),
+        Some(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `f` until it succeeds, fails otherwise than `SQLITE_BUSY`, or `patience` has passed.
+/// `f` must leave nothing behind when it fails (a transaction rolls back when dropped).
+fn retrying<T>(
+    conn: &mut Connection,
+    patience: Duration,
+    f: &impl Fn(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match f(conn) {
+            Err(e) if is_busy(&e) && started.elapsed() < patience => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl EmbeddedStore {
     /// Opens (creating if needed) the database in `data_dir`, migrates it, and drops rows that
-    /// expired (reads filter them anyway; this only keeps the file small).
+    /// expired (reads filter them anyway; this only keeps the file small). The directory is
+    /// made 0700 and the database files 0600.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(StoreError::backend)?;
-        let mut conn =
-            Connection::open(data_dir.join(DATABASE_FILE)).map_err(StoreError::backend)?;
-        conn.busy_timeout(Duration::from_secs(10))
+        super::private::create_private_dir(data_dir).map_err(StoreError::backend)?;
+        let path = data_dir.join(DATABASE_FILE);
+        // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database file's mode.
+        super::private::private_file_options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
             .map_err(StoreError::backend)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(StoreError::backend)?;
-        migrate(&mut conn).map_err(StoreError::backend)?;
-        let now = Utc::now().timestamp_millis();
-        conn.execute(
-            "DELETE FROM upload_tokens WHERE expires_ms IS NOT NULL AND expires_ms <= ?1",
-            [now],
-        )
-        .map_err(StoreError::backend)?;
-        conn.execute("DELETE FROM refresh_tokens WHERE expires_ms <= ?1", [now])
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            super::private::make_private(Path::new(&file)).map_err(StoreError::backend)?;
+        }
+        let mut conn = connect(&path).map_err(StoreError::backend)?;
+        let setup = |conn: &mut Connection| -> Result<(), StoreError> {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .map_err(StoreError::backend)?;
+            migrate(conn).map_err(StoreError::backend)?;
+            let now = Utc::now().timestamp_millis();
+            conn.execute(
+                "DELETE FROM upload_tokens WHERE expires_ms IS NOT NULL AND expires_ms <= ?1",
+                [now],
+            )
             .map_err(StoreError::backend)?;
+            conn.execute("DELETE FROM refresh_tokens WHERE expires_ms <= ?1", [now])
+                .map_err(StoreError::backend)?;
+            Ok(())
+        };
+        retrying(&mut conn, WRITE_PATIENCE, &setup)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            pool: Arc::new(Pool {
+                path,
+                writer: Mutex::new(conn),
+                readers: Mutex::new(Vec::new()),
+            }),
         })
     }
 
-    /// Runs `f` on the connection in the blocking pool.
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs a read on a reader connection (taken from the pool, or opened) in the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let pool = Arc::clone(&self.pool);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
+            let idle = pool.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => connect(&pool.path).map_err(StoreError::backend)?,
+            };
+            let result = retrying(&mut conn, READ_PATIENCE, &f);
+            // A connection left inside a transaction (a panic cannot get here; an error path
+            // might) is not reused.
+            if conn.is_autocommit() {
+                let mut readers = pool.readers.lock().unwrap_or_else(|p| p.into_inner());
+                if readers.len() < IDLE_READERS {
+                    readers.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
+    /// Runs a write on the writer connection in the blocking pool, retrying while another
+    /// process holds the database's write lock. Multi-statement writes open their transaction
+    /// with `BEGIN IMMEDIATE`, so they take the lock before reading anything.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.writer.lock().unwrap_or_else(|p| p.into_inner());
+            retrying(&mut conn, WRITE_PATIENCE, &f)
         })
         .await
         .map_err(StoreError::backend)?
@@ -203,7 +309,7 @@ impl TokenRow {
 impl TokenWriter for EmbeddedStore {
     async fn insert_token(&self, token: &UploadToken) -> Result<(), StoreError> {
         let t = token.clone();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO upload_tokens (id, project_id, ttl, created_ms, creation_order, expires_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -251,7 +357,7 @@ impl EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<UploadToken>, StoreError> {
         let (id, project) = (id.clone(), project.cloned());
-        self.with_conn(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!(
                     "SELECT {TOKEN_COLUMNS} FROM upload_tokens
@@ -294,7 +400,7 @@ impl TokenLister for EmbeddedStore {
         let limit = i64::from(query.page_size.get());
         // Offsets past i64::MAX cannot match anything; clamp instead of failing.
         let offset = i64::try_from(query.offset()).unwrap_or(i64::MAX);
-        self.with_conn(move |c| {
+        self.read(move |c| {
             let tx = c.transaction().map_err(StoreError::backend)?;
             let active = "project_id = ?1 AND (expires_ms IS NULL OR expires_ms > ?2)";
             let total: i64 = tx
@@ -341,7 +447,7 @@ impl TokenDeleter for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let (project, id) = (project.clone(), id.clone());
-        self.with_conn(move |c| {
+        self.write(move |c| {
             let n = c
                 .execute(
                     "DELETE FROM upload_tokens WHERE id = ?1 AND project_id = ?2
@@ -390,7 +496,7 @@ impl KeyRow {
 impl ApiKeyReader for EmbeddedStore {
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
         let hash = hash.clone();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"),
                 [hash.as_bytes().as_slice()],
@@ -406,7 +512,7 @@ impl ApiKeyReader for EmbeddedStore {
 
     async fn api_key_by_id(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
         let id = id.clone();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"),
                 [id.as_str()],
@@ -425,7 +531,7 @@ impl ApiKeyReader for EmbeddedStore {
 impl ApiKeyAdmin for EmbeddedStore {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         let k = key.clone();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO api_keys (key_id, key_hash, project_id, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -443,8 +549,10 @@ impl ApiKeyAdmin for EmbeddedStore {
 
     async fn revoke_api_key(&self, id: &KeyId) -> Result<bool, StoreError> {
         let id = id.clone();
-        self.with_conn(move |c| {
-            let tx = c.transaction().map_err(StoreError::backend)?;
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::backend)?;
             let n = tx
                 .execute("DELETE FROM api_keys WHERE key_id = ?1", [id.as_str()])
                 .map_err(StoreError::backend)?;
@@ -464,7 +572,7 @@ impl ApiKeyAdmin for EmbeddedStore {
         project: Option<&ProjectId>,
     ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let project = project.map(|p| p.as_str().to_owned());
-        self.with_conn(move |c| {
+        self.read(move |c| {
             let mut stmt = c
                 .prepare(&format!(
                     "SELECT {KEY_COLUMNS} FROM api_keys WHERE ?1 IS NULL OR project_id = ?1
@@ -472,7 +580,7 @@ impl ApiKeyAdmin for EmbeddedStore {
                 ))
                 .map_err(StoreError::backend)?;
             let rows = stmt
-                .query_map([project], KeyRow::read)
+                .query_map([&project], KeyRow::read)
                 .map_err(StoreError::backend)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(StoreError::backend)?;
@@ -486,7 +594,7 @@ impl ApiKeyAdmin for EmbeddedStore {
 impl RefreshTokenStore for EmbeddedStore {
     async fn insert_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError> {
         let r = record.clone();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO refresh_tokens (token_hash, key_id, project_id, expires_ms)
                  VALUES (?1, ?2, ?3, ?4)",
@@ -509,7 +617,7 @@ impl RefreshTokenStore for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         let hash = hash.clone();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             let row = c
                 .query_row(
                     "DELETE FROM refresh_tokens WHERE token_hash = ?1 AND expires_ms > ?2
@@ -556,7 +664,7 @@ fn sql_index(index: u64) -> Result<i64, StoreError> {
 impl VideoStore for EmbeddedStore {
     async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError> {
         let r = record.clone();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO videos (id, project_id, token_id, uploading, created_ms, version, record)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
@@ -577,7 +685,7 @@ impl VideoStore for EmbeddedStore {
 
     async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError> {
         let id = id.clone();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT record, version FROM videos WHERE id = ?1",
                 [id.as_str()],
@@ -598,7 +706,7 @@ impl VideoStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let r = record.clone();
         let chunk = chunk.map(|(i, c)| (i, c.clone()));
-        self.with_conn(move |c| {
+        self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(StoreError::backend)?;
@@ -622,13 +730,13 @@ impl VideoStore for EmbeddedStore {
             if n != 1 {
                 return Ok(false);
             }
-            if let Some((index, chunk)) = chunk {
+            if let Some((index, chunk)) = &chunk {
                 let inserted = tx.execute(
                     "INSERT INTO video_chunks (video_id, idx, record) VALUES (?1, ?2, ?3)",
                     params![
                         r.video.id.as_str(),
-                        sql_index(index)?,
-                        stored::encode_chunk(&chunk)?
+                        sql_index(*index)?,
+                        stored::encode_chunk(chunk)?
                     ],
                 );
                 match inserted.map_err(sql_err) {
@@ -650,7 +758,7 @@ impl VideoStore for EmbeddedStore {
         index: u64,
     ) -> Result<Option<ReceivedChunk>, StoreError> {
         let id = id.clone();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT record FROM video_chunks WHERE video_id = ?1 AND idx = ?2",
                 params![id.as_str(), sql_index(index)?],
@@ -666,8 +774,10 @@ impl VideoStore for EmbeddedStore {
 
     async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError> {
         let id = id.clone();
-        self.with_conn(move |c| {
-            let tx = c.transaction().map_err(StoreError::backend)?;
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::backend)?;
             let n = tx
                 .execute(
                     "DELETE FROM videos WHERE id = ?1 AND version = ?2",
@@ -693,7 +803,7 @@ impl VideoStore for EmbeddedStore {
         token: &TokenId,
     ) -> Result<Vec<VideoRecord>, StoreError> {
         let token = token.clone();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             let mut stmt = c
                 .prepare(
                     "SELECT record, version FROM videos WHERE token_id = ?1 AND uploading = 1

@@ -12,6 +12,8 @@ pub mod blob_files;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "embedded")]
+pub mod private;
 mod records;
 #[cfg(feature = "s3")]
 pub mod s3;
