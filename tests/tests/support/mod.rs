@@ -2,6 +2,9 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod child;
+pub mod upload;
+
 use local_api::{Options, Server, StoreKind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -59,8 +62,13 @@ impl Api {
     }
 
     pub fn with_key(server: &Server, key: &str) -> Self {
+        Self::at(&server.url(), key)
+    }
+
+    /// A client of the server at `base` (a child process, say).
+    pub fn at(base: &str, key: &str) -> Self {
         Self {
-            base: server.url(),
+            base: base.to_owned(),
             key: key.to_owned(),
             http: reqwest::Client::new(),
         }
