@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The share of backend calls that each kind of fault hits.
-const RATE_PER_KIND: f64 = 0.04;
+const RATE_PER_KIND: f64 = 0.05;
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {
@@ -527,7 +527,6 @@ async fn uploads_survive_a_failing_backend() {
     config.endpoint = Some(proxy_url.clone());
     // The table and bucket are created before the faults start.
     let server = Server::start(&config);
-    proxy.armed.store(true, Ordering::SeqCst);
     let api = Arc::new(server.api());
 
     // 30 files: whole files in one request, 1 MiB chunks (staged remainders, then a part),
@@ -553,15 +552,20 @@ async fn uploads_survive_a_failing_backend() {
         });
     }
     let files = plans.len();
+    // One token per file, made before the faults start (this suite is about uploads).
+    let mut tokens = Vec::new();
+    for _ in 0..files {
+        tokens.push(token(&api).await);
+    }
+    proxy.armed.store(true, Ordering::SeqCst);
     let limit = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = Vec::new();
-    for (i, plan) in plans.into_iter().enumerate() {
+    for ((i, plan), token) in plans.into_iter().enumerate().zip(tokens) {
         let (api, limit) = (api.clone(), limit.clone());
         let moto_url = (moto.trim_end_matches('/').to_owned(), proxy_url.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore");
             let file = data(plan.size, 7000 + i as u64);
-            let token = token(&api).await;
             let what = match plan.chunk {
                 None => format!("file {i} ({} B, whole)", plan.size),
                 Some(c) => format!("file {i} ({} B in {} KiB chunks)", plan.size, c / 1024),

@@ -90,6 +90,7 @@ impl Server {
             .arg("--data-dir")
             .arg(&config.data_dir)
             .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
             .env_remove("UPLOAD_TOKENS_CRASH_AT")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
