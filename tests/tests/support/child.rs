@@ -7,33 +7,65 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
-/// Builds the `local-api` binary (once per test binary) and returns its path.
+/// Builds the `local-api` binary (once per test binary) and returns the path of this
+/// workspace's build of it.
+///
+/// Cargo copies (hard-links) the binary it builds to `<target>/debug/local-api`, a path that
+/// every checkout sharing the target directory writes. The build itself sits in `deps/` under
+/// a name unique to this checkout, so the test runs that file: the one with the same inode as
+/// `local-api` right after two builds in a row agree.
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "local-api",
-                "--bin",
-                "local-api",
-                "--message-format=json",
-            ])
-            .current_dir(super::workspace())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo build runs");
-        assert!(out.status.success(), "cargo build -p local-api failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .next_back()
-            .expect("cargo names the local-api executable")
+        let mut previous = None;
+        for _ in 0..5 {
+            let found = build_once();
+            if previous.as_ref() == Some(&found) {
+                return found;
+            }
+            previous = Some(found);
+        }
+        panic!("the local-api build keeps changing under this test (another build?)")
     })
     .clone()
+}
+
+fn build_once() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "local-api",
+            "--bin",
+            "local-api",
+            "--message-format=json",
+        ])
+        .current_dir(super::workspace())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo build runs");
+    assert!(out.status.success(), "cargo build -p local-api failed");
+    let exe = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .expect("cargo names the local-api executable");
+    let inode = std::fs::metadata(&exe).expect("local-api built").ino();
+    let deps = exe.parent().expect("target profile dir").join("deps");
+    std::fs::read_dir(&deps)
+        .expect("deps dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("local_api-") && !n.contains('.'))
+                && std::fs::metadata(p).is_ok_and(|m| m.ino() == inode)
+        })
+        .unwrap_or(exe)
 }
 
 /// How to start the server.
