@@ -8,7 +8,10 @@
 //!
 //! The server is the real `local-api` binary, a child process whose `AWS_ENDPOINT_URL` is the
 //! proxy; the test reads the bucket and the table through moto directly. The proxy's random
-//! choices come from a fixed seed (`UPLOAD_TOKENS_FAULT_SEED` overrides it).
+//! choices come from a fixed seed (`UPLOAD_TOKENS_FAULT_SEED` overrides it): the sequence of
+//! faults is reproducible, though which call draws which depends on how the concurrent
+//! uploads interleave. Downloads go to moto directly: a client downloads from S3, not through
+//! the server's failing path.
 
 mod support;
 
@@ -295,6 +298,12 @@ async fn start_proxy(upstream: SocketAddr, seed: u64) -> (Arc<Proxy>, String) {
     (proxy, url)
 }
 
+/// Requests the client sent again, and the answers that made it do so.
+static RETRIED: AtomicUsize = AtomicUsize::new(0);
+static RETRIED_5XX: AtomicUsize = AtomicUsize::new(0);
+static RETRIED_409: AtomicUsize = AtomicUsize::new(0);
+static RETRIED_NO_ANSWER: AtomicUsize = AtomicUsize::new(0);
+
 /// One chunk, retried with the same bytes while the answer is a 5xx, a 409 `video-busy` or no
 /// answer at all (as the official clients retry). Returns the final answer and the attempts.
 async fn send_with_retries(
@@ -334,6 +343,13 @@ async fn send_with_retries(
         if !retry || attempt >= 25 {
             return (reply, attempt);
         }
+        RETRIED.fetch_add(1, Ordering::Relaxed);
+        match reply.status {
+            0 => &RETRIED_NO_ANSWER,
+            409 => &RETRIED_409,
+            _ => &RETRIED_5XX,
+        }
+        .fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(100 * attempt.min(10) as u64)).await;
     }
 }
@@ -593,12 +609,16 @@ async fn uploads_survive_a_failing_backend() {
     proxy.armed.store(false, Ordering::SeqCst);
     let c = &proxy.counts;
     eprintln!(
-        "faults (seed {seed}): {} backend calls; 500 before forwarding {}, 500 after forwarding {}, reset after forwarding {}, delayed {}; {:.1}s",
+        "faults (seed {seed}): {} backend calls; 500 before forwarding {}, 500 after forwarding {}, reset after forwarding {}, delayed {}; the client retried {} chunks ({} after a 5xx, {} after 409 video-busy, {} without answer); {:.1}s",
         c.calls.load(Ordering::Relaxed),
         c.error_before.load(Ordering::Relaxed),
         c.error_after.load(Ordering::Relaxed),
         c.reset_after.load(Ordering::Relaxed),
         c.delayed.load(Ordering::Relaxed),
+        RETRIED.load(Ordering::Relaxed),
+        RETRIED_5XX.load(Ordering::Relaxed),
+        RETRIED_409.load(Ordering::Relaxed),
+        RETRIED_NO_ANSWER.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     );
     let videos = count_videos(&table).await;
