@@ -55,6 +55,8 @@ const PARTS: Path = Path {
 struct Tally {
     races: usize,
     overlapped: usize,
+    /// Answers of the requests that did not win a different-bytes race, by status.
+    losers: std::collections::BTreeMap<u16, usize>,
     violations: Vec<String>,
 }
 
@@ -144,6 +146,7 @@ async fn race(
             if created.first() == Some(&i) {
                 continue;
             }
+            *tally.losers.entry(r.2.status).or_default() += 1;
             let loser_ok = is_problem(&r.2, 400, "video-content-range-conflict")
                 || is_problem(&r.2, 409, "video-busy");
             if r.2.status != 201 && !loser_ok {
@@ -284,11 +287,12 @@ async fn suite(api: &Api, store: &str, path: Path) {
         }
     }
     eprintln!(
-        "races {store} {}: {} races in {} trials, {} with every request in flight before the first answer; {} violations; {:.1}s",
+        "races {store} {}: {} races in {} trials, {} with every request in flight before the first answer; losers' answers by status {:?}; {} violations; {:.1}s",
         path.name,
         tally.races,
         2 * path.trials,
         tally.overlapped,
+        tally.losers,
         tally.violations.len(),
         started.elapsed().as_secs_f64()
     );
