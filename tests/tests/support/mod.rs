@@ -2,6 +2,9 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod child;
+pub mod upload;
+
 use local_api::{Options, Server, StoreKind};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -212,11 +215,16 @@ impl Api {
     }
 
     pub fn with_key(target: &impl Target, key: &str) -> Self {
+        Self::at(&target.url(), key, target.behind_gateway())
+    }
+
+    /// A client of the server at `base` (a child process, say).
+    pub fn at(base: &str, key: &str, behind_gateway: bool) -> Self {
         Self {
-            base: target.url(),
+            base: base.to_owned(),
             key: key.to_owned(),
             http: reqwest::Client::new(),
-            behind_gateway: target.behind_gateway(),
+            behind_gateway,
         }
     }
 

@@ -1,0 +1,664 @@
+//! Uploads through a failing backend (SPEC §4, "Integrity"): the local server on DynamoDB + S3
+//! (moto) reaches them through a proxy that, for a share of the calls, answers 500 without
+//! forwarding, forwards and then answers 500 (the call applied, its reply lost), forwards and
+//! then resets the connection (also a lost reply), or forwards after a delay. A client that
+//! retries a failed request with the same bytes, as the official clients do, must complete
+//! every upload byte for byte, leave one video per file, and leave nothing staged under
+//! `staging/` nor any incomplete multipart upload in the bucket.
+//!
+//! The server is the real `local-api` binary, a child process whose `AWS_ENDPOINT_URL` is the
+//! proxy; the test reads the bucket and the table through moto directly. The proxy's random
+//! choices come from a fixed seed (`UPLOAD_TOKENS_FAULT_SEED` overrides it): the sequence of
+//! faults is reproducible, though which call draws which depends on how the concurrent
+//! uploads interleave. Downloads go to moto directly: a client downloads from S3, not through
+//! the server's failing path.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use support::child::{Config, Server};
+use support::upload::{MIB, byte_range, data, is_problem, sha, token};
+use support::{Api, Reply};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The share of backend calls that each kind of fault hits.
+const RATE_PER_KIND: f64 = 0.05;
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Error500Before,
+    Error500After,
+    ResetAfter,
+    Delay,
+}
+
+#[derive(Default)]
+struct Counts {
+    calls: AtomicUsize,
+    error_before: AtomicUsize,
+    error_after: AtomicUsize,
+    reset_after: AtomicUsize,
+    delayed: AtomicUsize,
+}
+
+/// SplitMix64: small, seeded, good enough to pick faults.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+struct Proxy {
+    upstream: SocketAddr,
+    armed: AtomicBool,
+    rng: std::sync::Mutex<Rng>,
+    counts: Counts,
+}
+
+impl Proxy {
+    fn draw(&self) -> (Option<Fault>, Duration) {
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let r = rng.unit();
+        let delay = Duration::from_millis(500 + rng.next() % 1500);
+        if !self.armed.load(Ordering::SeqCst) {
+            return (None, delay);
+        }
+        let fault = match (r / RATE_PER_KIND) as u32 {
+            0 => Some(Fault::Error500Before),
+            1 => Some(Fault::Error500After),
+            2 => Some(Fault::ResetAfter),
+            3 => Some(Fault::Delay),
+            _ => None,
+        };
+        (fault, delay)
+    }
+}
+
+/// One HTTP/1.1 request as read from the client: its head (without `Connection`, `Expect`
+/// and `Keep-Alive`) and its body exactly as framed (Content-Length or chunked).
+struct Request {
+    head: Vec<String>,
+    body: Vec<u8>,
+    dynamodb: bool,
+}
+
+async fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await? == 0 {
+        return Ok(None);
+    }
+    let mut head = vec![request_line.trim_end().to_owned()];
+    let (mut length, mut chunked, mut expect, mut dynamodb) = (0usize, false, false, false);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end().to_owned();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        match name.as_str() {
+            "content-length" => length = value.parse().unwrap_or(0),
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "expect" => expect = value.eq_ignore_ascii_case("100-continue"),
+            "x-amz-target" => dynamodb = true,
+            _ => {}
+        }
+        if !matches!(name.as_str(), "connection" | "expect" | "keep-alive") {
+            head.push(line);
+        }
+    }
+    if expect {
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await?;
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line).await?;
+            body.extend_from_slice(size_line.as_bytes());
+            let size =
+                usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("").trim(), 16)
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+            if size == 0 {
+                loop {
+                    let mut trailer = String::new();
+                    reader.read_line(&mut trailer).await?;
+                    body.extend_from_slice(trailer.as_bytes());
+                    if trailer.trim().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).await?;
+            body.extend_from_slice(&chunk);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).await?;
+    }
+    Ok(Some(Request {
+        head,
+        body,
+        dynamodb,
+    }))
+}
+
+/// Sends the request to moto on a fresh connection (`Connection: close`) and returns the
+/// whole reply, read to its end.
+async fn forward(upstream: SocketAddr, request: &Request) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(upstream).await?;
+    let mut head = request.head.join("\r\n");
+    head.push_str("\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&request.body).await?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    Ok(reply)
+}
+
+/// The reply with its own `Connection` header replaced by `Connection: close`.
+fn closing(reply: &[u8]) -> Vec<u8> {
+    let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return reply.to_vec();
+    };
+    let head = String::from_utf8_lossy(&reply[..end]);
+    let mut out: Vec<String> = head
+        .split("\r\n")
+        .filter(|l| {
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            name != "connection" && name != "keep-alive"
+        })
+        .map(str::to_owned)
+        .collect();
+    out.push("Connection: close".into());
+    let mut bytes = out.join("\r\n").into_bytes();
+    bytes.extend_from_slice(b"\r\n\r\n");
+    bytes.extend_from_slice(&reply[end + 4..]);
+    bytes
+}
+
+fn injected_500(dynamodb: bool) -> Vec<u8> {
+    let (ty, body) = if dynamodb {
+        (
+            "application/x-amz-json-1.0",
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected fault"}"#
+                .to_owned(),
+        )
+    } else {
+        (
+            "application/xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected fault</Message></Error>"#
+                .to_owned(),
+        )
+    };
+    format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: {ty}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Serves one request per connection, with the fault the dice choose.
+async fn serve(proxy: Arc<Proxy>, stream: TcpStream) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let Some(request) = read_request(&mut reader).await? else {
+        return Ok(());
+    };
+    let mut stream = reader.into_inner();
+    proxy.counts.calls.fetch_add(1, Ordering::Relaxed);
+    let (fault, delay) = proxy.draw();
+    match fault {
+        Some(Fault::Error500Before) => {
+            proxy.counts.error_before.fetch_add(1, Ordering::Relaxed);
+            stream.write_all(&injected_500(request.dynamodb)).await?;
+            return stream.shutdown().await;
+        }
+        Some(Fault::Delay) => {
+            proxy.counts.delayed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+        }
+        _ => {}
+    }
+    let reply = match forward(proxy.upstream, &request).await {
+        Ok(reply) => reply,
+        Err(_) => {
+            stream
+                .write_all(
+                    b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+            return stream.shutdown().await;
+        }
+    };
+    match fault {
+        Some(Fault::Error500After) => {
+            proxy.counts.error_after.fetch_add(1, Ordering::Relaxed);
+            stream.write_all(&injected_500(request.dynamodb)).await?;
+            stream.shutdown().await
+        }
+        Some(Fault::ResetAfter) => {
+            proxy.counts.reset_after.fetch_add(1, Ordering::Relaxed);
+            stream.set_zero_linger()?;
+            drop(stream);
+            Ok(())
+        }
+        _ => {
+            stream.write_all(&closing(&reply)).await?;
+            stream.shutdown().await
+        }
+    }
+}
+
+async fn start_proxy(upstream: SocketAddr, seed: u64) -> (Arc<Proxy>, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+    let proxy = Arc::new(Proxy {
+        upstream,
+        armed: AtomicBool::new(false),
+        rng: std::sync::Mutex::new(Rng(seed)),
+        counts: Counts::default(),
+    });
+    let p = proxy.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let _ = serve(p, stream).await;
+            });
+        }
+    });
+    (proxy, url)
+}
+
+/// Requests the client sent again, and the answers that made it do so.
+static RETRIED: AtomicUsize = AtomicUsize::new(0);
+static RETRIED_5XX: AtomicUsize = AtomicUsize::new(0);
+static RETRIED_409: AtomicUsize = AtomicUsize::new(0);
+static RETRIED_NO_ANSWER: AtomicUsize = AtomicUsize::new(0);
+
+/// One chunk, retried with the same bytes while the answer is a 5xx, a 409 `video-busy` or no
+/// answer at all (as the official clients retry). Returns the final answer and the attempts.
+async fn send_with_retries(
+    api: &Api,
+    token: &str,
+    bytes: &[u8],
+    range: Option<&str>,
+    video_id: Option<&str>,
+) -> (Reply, usize) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let request =
+            support::upload::chunk_request(&api.http, &api.base, token, bytes, range, video_id)
+                .timeout(Duration::from_secs(60));
+        let reply = match request.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap_or_default();
+                let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                Reply {
+                    status,
+                    content_type: None,
+                    text,
+                    json,
+                }
+            }
+            Err(e) => Reply {
+                status: 0,
+                content_type: None,
+                text: format!("no answer: {e}"),
+                json: serde_json::Value::Null,
+            },
+        };
+        let retry =
+            reply.status == 0 || reply.status >= 500 || is_problem(&reply, 409, "video-busy");
+        if !retry || attempt >= 25 {
+            return (reply, attempt);
+        }
+        RETRIED.fetch_add(1, Ordering::Relaxed);
+        match reply.status {
+            0 => &RETRIED_NO_ANSWER,
+            409 => &RETRIED_409,
+            _ => &RETRIED_5XX,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(100 * attempt.min(10) as u64)).await;
+    }
+}
+
+struct Plan {
+    size: usize,
+    /// `None`: the whole file in one request, without Content-Range.
+    chunk: Option<usize>,
+}
+
+/// Uploads one file chunk by chunk (byte ranges, total known), retrying each chunk; returns
+/// the video id, or why it failed.
+async fn upload(api: &Api, token: &str, file: &[u8], plan: &Plan) -> Result<String, String> {
+    let mut id: Option<String> = None;
+    let chunk = plan.chunk.unwrap_or(file.len());
+    let mut from = 0;
+    while from < file.len() {
+        let len = chunk.min(file.len() - from);
+        let range = plan.chunk.map(|_| byte_range(from, len, file.len()));
+        let (reply, attempts) = send_with_retries(
+            api,
+            token,
+            &file[from..from + len],
+            range.as_deref(),
+            id.as_deref(),
+        )
+        .await;
+        if reply.status != 201 {
+            return Err(format!(
+                "chunk {} after {attempts} attempts: {} {}",
+                range.as_deref().unwrap_or("(whole file)"),
+                reply.status,
+                reply.text.chars().take(300).collect::<String>()
+            ));
+        }
+        let got = reply.json["videoId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(id) = &id
+            && &got != id
+        {
+            return Err(format!("chunk at {from} answered video {got}, not {id}"));
+        }
+        id = Some(got);
+        from += len;
+    }
+    id.ok_or_else(|| "empty file".into())
+}
+
+/// `GET path`, retried like a chunk while the server answers 5xx or not at all.
+async fn get_with_retries(api: &Api, path: &str) -> Result<Reply, String> {
+    let mut last = String::new();
+    for attempt in 1..=25u64 {
+        match api.request(reqwest::Method::GET, path).send().await {
+            Ok(r) if r.status().as_u16() < 500 => {
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap_or_default();
+                let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                return Ok(Reply {
+                    status,
+                    content_type: None,
+                    text,
+                    json,
+                });
+            }
+            Ok(r) => last = format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => last = format!("no answer: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100 * attempt.min(10))).await;
+    }
+    Err(format!("GET {path}: {last}"))
+}
+
+/// The completed video's file, from its `assets.mp4` link fetched from the bucket directly:
+/// the link names the server's endpoint (the proxy), `(moto, proxy)` puts moto's in its place,
+/// since a client downloads from S3, not through the server's failing path.
+async fn download_direct(
+    api: &Api,
+    id: &str,
+    (moto, proxy): &(String, String),
+) -> Result<Vec<u8>, String> {
+    let video = get_with_retries(api, &format!("/videos/{id}")).await?;
+    if video.status != 200 {
+        return Err(format!("GET /videos/{id}: {} {}", video.status, video.text));
+    }
+    let url = video.json["assets"]["mp4"]
+        .as_str()
+        .ok_or_else(|| format!("no assets.mp4 (upload not complete?) in {}", video.text))?
+        .replacen(proxy.as_str(), moto, 1);
+    let response = api
+        .http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("download: {e}"))?;
+    if response.status() != 200 {
+        return Err(format!("download of {url}: {}", response.status()));
+    }
+    Ok(response.bytes().await.map_err(|e| e.to_string())?.to_vec())
+}
+
+async fn count_videos(table: &str) -> usize {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let mut count = 0;
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan of the table through moto");
+        count += page
+            .items()
+            .iter()
+            .filter(|item| {
+                item.get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|pk| pk.starts_with("VIDEO#"))
+            })
+            .count();
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return count;
+        }
+    }
+}
+
+/// What is left in the bucket that no completed upload refers to.
+async fn leftovers(bucket: &str) -> (Vec<String>, Vec<String>) {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let staged = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("staging/")
+        .send()
+        .await
+        .expect("list staging/ through moto");
+    let staged = staged
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list multipart uploads through moto");
+    let uploads = uploads
+        .uploads()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} ({})",
+                u.key().unwrap_or("?"),
+                u.upload_id().unwrap_or("?")
+            )
+        })
+        .collect();
+    (staged, uploads)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_survive_a_failing_backend() {
+    let Some(moto) = test_gate::require_moto("uploads_survive_a_failing_backend") else {
+        return;
+    };
+    let started = Instant::now();
+    let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261129u64);
+    let upstream: SocketAddr = moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("moto URL is http://<ip>:<port>");
+    let (proxy, proxy_url) = start_proxy(upstream, seed).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = support::table_name("faults");
+    let mut config = Config::aws(dir.path(), &table);
+    config.endpoint = Some(proxy_url.clone());
+    // The table and bucket are created before the faults start.
+    let server = Server::start(&config);
+    let api = Arc::new(server.api());
+
+    // 30 files: whole files in one request, 1 MiB chunks (staged remainders, then a part),
+    // 6 MiB chunks (parts).
+    let mut plans = Vec::new();
+    for i in 0..12 {
+        plans.push(Plan {
+            size: 100_000 + i * 25_000,
+            chunk: None,
+        });
+    }
+    for i in 0..12 {
+        let mib = if i < 9 { 3 } else { 5 };
+        plans.push(Plan {
+            size: mib * MIB + MIB / 2 + i * 1000,
+            chunk: Some(MIB),
+        });
+    }
+    for i in 0..6 {
+        plans.push(Plan {
+            size: 7 * MIB + i * 1000,
+            chunk: Some(6 * MIB),
+        });
+    }
+    let files = plans.len();
+    // One token per file, made before the faults start (this suite is about uploads).
+    let mut tokens = Vec::new();
+    for _ in 0..files {
+        tokens.push(token(&api).await);
+    }
+    proxy.armed.store(true, Ordering::SeqCst);
+    let limit = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = Vec::new();
+    for ((i, plan), token) in plans.into_iter().enumerate().zip(tokens) {
+        let (api, limit) = (api.clone(), limit.clone());
+        let moto_url = (moto.trim_end_matches('/').to_owned(), proxy_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore");
+            let file = data(plan.size, 7000 + i as u64);
+            let what = match plan.chunk {
+                None => format!("file {i} ({} B, whole)", plan.size),
+                Some(c) => format!("file {i} ({} B in {} KiB chunks)", plan.size, c / 1024),
+            };
+            match upload(&api, &token, &file, &plan).await {
+                Ok(id) => match download_direct(&api, &id, &moto_url).await {
+                    Ok(stored) if sha(&stored) == sha(&file) => Ok(()),
+                    Ok(stored) => Err(format!(
+                        "{what}: video {id} downloads {} B that differ from the {} B sent",
+                        stored.len(),
+                        file.len()
+                    )),
+                    Err(e) => Err(format!("{what}: video {id}: {e}")),
+                },
+                Err(e) => Err(format!("{what}: {e}")),
+            }
+        }));
+    }
+    let mut failures = Vec::new();
+    for task in tasks {
+        if let Err(e) = task.await.expect("upload task") {
+            failures.push(e);
+        }
+    }
+    proxy.armed.store(false, Ordering::SeqCst);
+    let c = &proxy.counts;
+    eprintln!(
+        "faults (seed {seed}): {} backend calls; 500 before forwarding {}, 500 after forwarding {}, reset after forwarding {}, delayed {}; the client retried {} chunks ({} after a 5xx, {} after 409 video-busy, {} without answer); {:.1}s",
+        c.calls.load(Ordering::Relaxed),
+        c.error_before.load(Ordering::Relaxed),
+        c.error_after.load(Ordering::Relaxed),
+        c.reset_after.load(Ordering::Relaxed),
+        c.delayed.load(Ordering::Relaxed),
+        RETRIED.load(Ordering::Relaxed),
+        RETRIED_5XX.load(Ordering::Relaxed),
+        RETRIED_409.load(Ordering::Relaxed),
+        RETRIED_NO_ANSWER.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64()
+    );
+    let videos = count_videos(&table).await;
+    let (staged, uploads) = leftovers(&table.to_lowercase()).await;
+    let output = server.output();
+    server.kill();
+    let mut problems = failures.clone();
+    if videos != files {
+        problems.push(format!("{videos} videos in the table for {files} files"));
+    }
+    if !staged.is_empty() {
+        problems.push(format!("{} staged objects left: {staged:?}", staged.len()));
+    }
+    if !uploads.is_empty() {
+        problems.push(format!(
+            "{} incomplete multipart uploads left: {uploads:?}",
+            uploads.len()
+        ));
+    }
+    assert!(
+        c.error_before.load(Ordering::Relaxed)
+            + c.error_after.load(Ordering::Relaxed)
+            + c.reset_after.load(Ordering::Relaxed)
+            > 0,
+        "no fault was injected"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems ({} of {files} uploads failed):\n{}\n--- server output (tail) ---\n{}",
+        problems.len(),
+        failures.len(),
+        problems.join("\n"),
+        output
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
