@@ -131,22 +131,114 @@ impl S3BlobStore {
         upload_id: &str,
         number: u32,
         body: Bytes,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, PartError> {
         let out = self
             .client
             .upload_part()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .part_number(part_number(number)?)
+            .part_number(part_number(number).map_err(Failed)?)
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(|e| {
+                if e.as_service_error()
+                    .and_then(|s| s.meta().code())
+                    .is_some_and(|c| c == "NoSuchUpload")
+                {
+                    UploadGone
+                } else {
+                    Failed(StoreError::backend(e))
+                }
+            })?;
         let etag = out.e_tag().ok_or_else(|| {
-            StoreError::backend(InternalError::new("UploadPart returned no ETag"))
+            Failed(StoreError::backend(InternalError::new(
+                "UploadPart returned no ETag",
+            )))
         })?;
         Ok(etag.trim_matches('"').to_owned())
+    }
+
+    /// Aborts every unfinished multipart upload of exactly `key`.
+    async fn abort_uploads_of(&self, key: &str) -> Result<(), StoreError> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .send()
+            .await
+            .map_err(StoreError::backend)?;
+        for upload in listed.uploads() {
+            if let (Some(k), Some(id)) = (upload.key(), upload.upload_id())
+                && k == key
+            {
+                self.abort_upload(key, id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an object exists under `key`.
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    /// A new multipart upload for `key` holding the bytes of `progress`'s committed parts, copied
+    /// from the completed object an uncommitted write left under `key`; its id and part ETags.
+    async fn reopen(
+        &self,
+        key: &str,
+        progress: &BlobProgress,
+    ) -> Result<(String, Vec<String>), StoreError> {
+        let committed = progress.written - progress.staged;
+        let id = self.create_upload(key).await?;
+        let mut parts = Vec::new();
+        let mut from = 0;
+        while from < committed {
+            // UploadPartCopy takes at most 5 GiB a part.
+            let to = committed.min(from + 5 * 1024 * 1024 * 1024) - 1;
+            let number = u32::try_from(parts.len() + 1)
+                .map_err(|_| InternalError::new(format!("too many parts in {key}")))?;
+            let out = self
+                .client
+                .upload_part_copy()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&id)
+                .part_number(part_number(number)?)
+                .copy_source(format!("{}/{key}", self.bucket))
+                .copy_source_range(format!("bytes={from}-{to}"))
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            let etag = out
+                .copy_part_result()
+                .and_then(|r| r.e_tag())
+                .ok_or_else(|| {
+                    StoreError::backend(InternalError::new("UploadPartCopy returned no ETag"))
+                })?;
+            parts.push(etag.trim_matches('"').to_owned());
+            from = to + 1;
+        }
+        tracing::warn!(
+            key,
+            bytes = committed,
+            "multipart upload reopened from its completed object"
+        );
+        Ok((id, parts))
     }
 
     async fn complete_upload(
@@ -200,6 +292,25 @@ impl S3BlobStore {
     }
 }
 
+/// Why a part could not be uploaded.
+enum PartError {
+    /// The multipart upload no longer exists.
+    UploadGone,
+    /// Anything else.
+    Failed(StoreError),
+}
+
+use PartError::{Failed, UploadGone};
+
+impl PartError {
+    fn into_store_error(self) -> StoreError {
+        match self {
+            UploadGone => StoreError::Corrupt("a reopened multipart upload is gone".into()),
+            Failed(e) => e,
+        }
+    }
+}
+
 /// A part number as the SDK wants it.
 fn part_number(number: u32) -> Result<i32, StoreError> {
     i32::try_from(number)
@@ -240,7 +351,9 @@ impl BlobStore for S3BlobStore {
         };
         if last && next.parts.is_empty() {
             // Never needed a multipart upload: the whole blob in one PutObject.
+            crash_point("before-complete");
             self.put(key, data).await?;
+            crash_point("after-complete-rename");
             return Ok(next);
         }
         if !last && (data.len() as u64) < MIN_PART_BYTES {
@@ -253,6 +366,9 @@ impl BlobStore for S3BlobStore {
         let upload_id = match &next.upload_id {
             Some(id) => id.clone(),
             None => {
+                // Only this request writes the blob (it holds the lease) and no upload is
+                // committed yet: any upload of the key is left from a failed attempt.
+                self.abort_uploads_of(key).await?;
                 let id = self.create_upload(key).await?;
                 next.upload_id = Some(id.clone());
                 id
@@ -260,11 +376,42 @@ impl BlobStore for S3BlobStore {
         };
         let number = u32::try_from(next.parts.len() + 1)
             .map_err(|_| InternalError::new(format!("too many parts in {key}")))?;
-        let etag = self.upload_part(key, &upload_id, number, data).await?;
+        let etag = match self
+            .upload_part(key, &upload_id, number, data.clone())
+            .await
+        {
+            Ok(etag) => etag,
+            Err(refused) => {
+                // The multipart upload was completed by a write whose commit never happened (a
+                // crash between the completion and the state write): S3 says NoSuchUpload,
+                // moto a 500, and the object is in place. Its first bytes are the committed
+                // parts: copy them into a new upload and go on from there.
+                if let Failed(e) = refused {
+                    if !self.exists(key).await? {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %crate::internal::ErrorChain(&e), key, "part refused; the object exists");
+                }
+                let (id, parts) = self.reopen(key, progress).await?;
+                next.upload_id = Some(id.clone());
+                next.parts = parts;
+                let number = u32::try_from(next.parts.len() + 1)
+                    .map_err(|_| InternalError::new(format!("too many parts in {key}")))?;
+                self.upload_part(key, &id, number, data)
+                    .await
+                    .map_err(PartError::into_store_error)?
+            }
+        };
         next.parts.push(etag);
         if last {
             crash_point("before-complete");
+            let upload_id = next.upload_id.clone().unwrap_or(upload_id);
             self.complete_upload(key, &upload_id, &next.parts).await?;
+            crash_point("after-complete-rename");
+            // A create whose reply was lost and which the SDK retried left an upload behind.
+            if let Err(e) = self.abort_uploads_of(key).await {
+                tracing::warn!(error = %crate::internal::ErrorChain(&e), key, "stray uploads not aborted");
+            }
         }
         Ok(next)
     }

@@ -8,10 +8,10 @@ use super::UseCaseError;
 use super::retry::{Attempt, until_done};
 use crate::domain::{
     Clock, ContentRange, IncomingChunk, UploadMode, UploadProgress, UploadToken, Verdict, Video,
-    VideoId, random_alphanumeric,
+    VideoId, random_alphanumeric, title_from_file_name,
 };
 use crate::internal::{ErrorChain, InternalError, crash_point};
-use crate::store::blob::BlobStore;
+use crate::store::blob::{BlobProgress, BlobStore};
 use crate::store::{StoreError, VideoRecord, VideoStore, WriteLease};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -63,21 +63,44 @@ pub async fn accept_upload_chunk(
     if video_id.is_none() && !continues_an_upload(&chunk.range) {
         UploadProgress::default().judge(&chunk, None, deps.max_file_bytes)?;
     }
+    let holder = &new_holder();
     let record = match video_id {
         Some(video) => named_video(deps, token, video).await?,
         None if continues_an_upload(&chunk.range) => continued_upload(deps, token, &range).await?,
-        None => new_video(deps, token, file_name).await?,
+        None => match earlier_first_chunk(deps, token, &chunk, holder).await? {
+            Some(Earlier::Resent(record)) => {
+                return Ok(Accepted {
+                    record,
+                    stored: false,
+                });
+            }
+            Some(Earlier::Abandoned(mut record)) => {
+                record.video.title = title_from_file_name(file_name);
+                record
+            }
+            None => new_video(deps, token, file_name, holder, chunk.size).await?,
+        },
     };
-    write_chunk(deps, record, &chunk, bytes).await
+    write_chunk_as(deps, record, &chunk, bytes, holder).await
 }
 
-/// How long a write lease lasts: longer than a holder can take to write and commit (it gives up
-/// after [`WRITE_DEADLINE`]), so a lapsed lease's holder has stopped writing. After a crash, the
-/// video's next writer waits at most this long.
-pub const LEASE_DURATION: Duration = Duration::from_secs(45);
+/// Longest a chunk of `size` bytes may take to reach the blob store once the lease is held:
+/// 2 s, plus a second per MiB (far slower than any disk or S3 this runs against). The holder
+/// gives up past it, so its lease can lapse soon after.
+pub fn write_deadline(size: u64) -> Duration {
+    Duration::from_secs(2 + size.div_ceil(1024 * 1024))
+}
 
-/// Longest a chunk's bytes may take to reach the blob store once the lease is held.
-pub const WRITE_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a write lease lasts: the write deadline, plus time to commit and for clocks that
+/// differ between instances. A lapsed lease's holder has stopped writing; after a crash, the
+/// video's next writer waits this long at most.
+pub fn lease_duration(size: u64) -> Duration {
+    write_deadline(size) + Duration::from_secs(3)
+}
+
+/// Longest a writer waits for another's lease to be released or to lapse (within the 29 s a
+/// function behind API Gateway has) before answering `video-busy`.
+pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(20);
 
 /// Judges `chunk` against `record` (the video as last read), appends its bytes and commits,
 /// retrying from a fresh read of the video whenever another writer committed first.
@@ -93,10 +116,24 @@ pub async fn write_chunk(
     chunk: &IncomingChunk,
     bytes: Bytes,
 ) -> Result<Accepted, UseCaseError> {
+    write_chunk_as(deps, record, chunk, bytes, &new_holder()).await
+}
+
+/// A lease holder unique to one request.
+fn new_holder() -> String {
+    random_alphanumeric(20)
+}
+
+async fn write_chunk_as(
+    deps: ChunkDeps<'_>,
+    record: VideoRecord,
+    chunk: &IncomingChunk,
+    bytes: Bytes,
+    holder: &str,
+) -> Result<Accepted, UseCaseError> {
     let id = &record.video.id;
     let record = &record;
     let bytes = &bytes;
-    let holder = &random_alphanumeric(20);
     until_done(move |attempt| async move {
         let record = if attempt == 0 {
             record.clone()
@@ -108,7 +145,7 @@ pub async fn write_chunk(
                     "the video was deleted during the upload",
                 ))?
         };
-        write_once(deps, record, chunk, bytes.clone(), holder, attempt).await
+        write_once(deps, record, chunk, bytes.clone(), holder).await
     })
     .await
 }
@@ -119,7 +156,6 @@ async fn write_once(
     chunk: &IncomingChunk,
     bytes: Bytes,
     holder: &str,
-    attempt: usize,
 ) -> Result<Attempt<Accepted>, UseCaseError> {
     let index = UploadProgress::chunk_index(&chunk.range);
     let stored = if record.progress.mode.is_some() && record.progress.covers(&chunk.range) {
@@ -127,28 +163,35 @@ async fn write_once(
     } else {
         None
     };
-    let (last, received) =
-        match record
-            .progress
-            .judge(chunk, stored.as_ref(), deps.max_file_bytes)?
-        {
-            Verdict::Duplicate => {
-                return Ok(Attempt::Done(Accepted {
-                    record,
-                    stored: false,
-                }));
+    let verdict = record
+        .progress
+        .judge(chunk, stored.as_ref(), deps.max_file_bytes)?;
+    let (last, received) = match verdict {
+        Verdict::Duplicate => {
+            // Possibly the retry of a request whose commit went through but whose reply, and
+            // so its release of the staged bytes the chunk replaced, was lost.
+            if let Some(earlier) = stored.as_ref().filter(|c| c.offset > 0) {
+                let replaced = BlobProgress {
+                    staged: 1,
+                    written: earlier.offset,
+                    ..BlobProgress::default()
+                };
+                release_staged(deps, &record, &replaced).await;
             }
-            Verdict::Accept { last, chunk } => (last, chunk),
-        };
-    let Some(leased) = take_lease(deps, record, holder, attempt).await? else {
+            return Ok(Attempt::Done(Accepted {
+                record,
+                stored: false,
+            }));
+        }
+        Verdict::Accept { last, chunk } => (last, chunk),
+    };
+    let Some(leased) = take_lease(deps, record, holder, chunk.size).await? else {
         return Ok(Attempt::Lost);
     };
     let key = leased.blob_key();
-    let appended = tokio::time::timeout(
-        WRITE_DEADLINE,
-        deps.blobs.append(&key, &leased.blob, bytes, last),
-    )
-    .await;
+    let deadline = write_deadline(chunk.size);
+    let appended =
+        tokio::time::timeout(deadline, deps.blobs.append(&key, &leased.blob, bytes, last)).await;
     let blob = match appended {
         Ok(Ok(blob)) => blob,
         Ok(Err(e)) => {
@@ -158,7 +201,7 @@ async fn write_once(
         Err(_) => {
             release_lease(deps, &leased).await;
             return Err(InternalError::new(format!(
-                "a chunk's bytes took longer than {WRITE_DEADLINE:?} to store"
+                "a chunk's bytes took longer than {deadline:?} to store"
             ))
             .into());
         }
@@ -182,9 +225,7 @@ async fn write_once(
         return Ok(Attempt::Lost);
     }
     crash_point("after-commit");
-    if let Err(e) = deps.blobs.release(&key, &leased.blob, &next.blob).await {
-        tracing::warn!(error = %ErrorChain(&e), video = %next.video.id, "staged bytes not released");
-    }
+    release_staged(deps, &next, &leased.blob).await;
     tracing::info!(
         video = %next.video.id,
         range = %chunk.range,
@@ -199,20 +240,20 @@ async fn write_once(
 }
 
 /// The video with `holder`'s write lease: already held (this call took it, and the reply was
-/// lost), or taken now by a conditional write. `None` when another writer holds an unexpired
-/// lease (after a pause, so its holder can finish) or changed the video first.
+/// lost), or taken now by a conditional write. `None` when the video changed first, or when
+/// another writer held the lease: then this waited until it was released or lapsed, and the
+/// caller reads the video again and judges the chunk anew.
 async fn take_lease(
     deps: ChunkDeps<'_>,
     record: VideoRecord,
     holder: &str,
-    attempt: usize,
+    size: u64,
 ) -> Result<Option<VideoRecord>, UseCaseError> {
     let now = deps.clock.now();
     match &record.lease {
         Some(lease) if lease.holder == holder => return Ok(Some(record)),
         Some(lease) if lease.until > now => {
-            // 25 ms doubling to 800 ms: about 2.4 s in all before the retry loop gives up.
-            tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+            wait_for_lease(deps, &record.video.id, holder).await?;
             return Ok(None);
         }
         _ => {}
@@ -220,7 +261,7 @@ async fn take_lease(
     let mut leased = record;
     leased.lease = Some(WriteLease {
         holder: holder.to_owned(),
-        until: now + chrono::TimeDelta::from_std(LEASE_DURATION).unwrap_or_default(),
+        until: now + chrono::TimeDelta::from_std(lease_duration(size)).unwrap_or_default(),
     });
     leased.version += 1;
     Ok(deps
@@ -228,6 +269,48 @@ async fn take_lease(
         .update_video(&leased, None)
         .await?
         .then_some(leased))
+}
+
+/// Waits, polling, until no other writer holds an unexpired lease on the video (or it is
+/// gone); [`UseCaseError::Busy`] after [`MAX_LEASE_WAIT`].
+async fn wait_for_lease(
+    deps: ChunkDeps<'_>,
+    id: &VideoId,
+    holder: &str,
+) -> Result<(), UseCaseError> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(20);
+    loop {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+        let Some(record) = deps.videos.get_video(id).await? else {
+            return Ok(());
+        };
+        match record.lease {
+            Some(lease) if lease.holder != holder && lease.until > deps.clock.now() => {
+                if started.elapsed() > MAX_LEASE_WAIT {
+                    return Err(UseCaseError::Busy);
+                }
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Removes what `replaced` (an earlier state of `current`'s blob) needed and `current` no longer
+/// does, such as a staged remainder. A few tries; what stays is garbage the bucket's lifecycle
+/// rule expires, never data.
+async fn release_staged(deps: ChunkDeps<'_>, current: &VideoRecord, replaced: &BlobProgress) {
+    let key = current.blob_key();
+    for attempt in 0..3u32 {
+        match deps.blobs.release(&key, replaced, &current.blob).await {
+            Ok(()) => return,
+            Err(e) if attempt == 2 => {
+                tracing::warn!(error = %ErrorChain(&e), video = %current.video.id, "staged bytes not released");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50 << attempt)).await,
+        }
+    }
 }
 
 /// Gives the lease back after a failed write, so the client's retry need not wait for it to
@@ -266,23 +349,78 @@ async fn named_video(
     }
 }
 
-/// A new, empty video of the token's project for a first chunk.
+/// What a first chunk finds among the token's uploads.
+enum Earlier {
+    /// The token's latest upload holds only this very chunk (same range, same bytes): the
+    /// first chunk sent again because its reply was lost. It must not start a second video.
+    Resent(VideoRecord),
+    /// The token's latest upload holds nothing and nobody is writing it: its first chunk never
+    /// committed (a crash, a failure). This chunk takes it over rather than leave it behind.
+    Abandoned(VideoRecord),
+}
+
+/// The token's latest upload, if this first chunk was already sent to it or it was abandoned
+/// before its first chunk committed. Waits for a first chunk in flight to finish.
+async fn earlier_first_chunk(
+    deps: ChunkDeps<'_>,
+    token: &UploadToken,
+    chunk: &IncomingChunk,
+    holder: &str,
+) -> Result<Option<Earlier>, UseCaseError> {
+    for _ in 0..2 {
+        let uploads = deps.videos.uploading_videos_of_token(&token.id).await?;
+        let Some(latest) = uploads.into_iter().last() else {
+            return Ok(None);
+        };
+        match latest.progress.chunk_count {
+            0 => match &latest.lease {
+                Some(lease) if lease.until > deps.clock.now() => {
+                    wait_for_lease(deps, &latest.video.id, holder).await?;
+                }
+                _ => return Ok(Some(Earlier::Abandoned(latest))),
+            },
+            1 => {
+                let index = UploadProgress::chunk_index(&chunk.range);
+                let stored = deps.videos.get_chunk(&latest.video.id, index).await?;
+                let same = stored.is_some()
+                    && matches!(
+                        latest
+                            .progress
+                            .judge(chunk, stored.as_ref(), deps.max_file_bytes),
+                        Ok(Verdict::Duplicate)
+                    );
+                return Ok(same.then_some(Earlier::Resent(latest)));
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// A new, empty video of the token's project for a first chunk, created with `holder`'s write lease already held, so that nobody mistakes it for an
+/// abandoned one while its first chunk is being written.
 async fn new_video(
     deps: ChunkDeps<'_>,
     token: &UploadToken,
     file_name: Option<&str>,
+    holder: &str,
+    size: u64,
 ) -> Result<VideoRecord, UseCaseError> {
+    let now = deps.clock.now();
     let record = VideoRecord {
         video: Video::new(
             token.project_id.clone(),
             Some(token.id.clone()),
             file_name,
-            deps.clock.now(),
+            now,
         ),
         progress: UploadProgress::default(),
         blob: Default::default(),
         version: 0,
-        lease: None,
+        lease: Some(WriteLease {
+            holder: holder.to_owned(),
+            until: now + chrono::TimeDelta::from_std(lease_duration(size)).unwrap_or_default(),
+        }),
     };
     match deps.videos.insert_video(&record).await {
         Ok(()) => Ok(record),

@@ -78,6 +78,9 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// `UPLOAD_TOKENS_CRASH_AT` of the child.
     pub crash_at: Option<String>,
+    /// The default project's key, given with `--api-key` at every start (the server never
+    /// echoes a given key, and keeps the same one across restarts).
+    pub api_key: String,
 }
 
 impl Config {
@@ -87,6 +90,7 @@ impl Config {
             aws: None,
             endpoint: None,
             crash_at: None,
+            api_key: upload_tokens_core::domain::random_alphanumeric(43),
         }
     }
 
@@ -121,6 +125,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(&config.data_dir)
+            .arg("--api-key")
+            .arg(&config.api_key)
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
             .env_remove("UPLOAD_TOKENS_CRASH_AT")
@@ -160,14 +166,12 @@ impl Server {
                 }
             });
         }
-        let (mut url, mut key) = (None, None);
-        while url.is_none() || key.is_none() {
+        let mut url = None;
+        while url.is_none() {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("upload-tokens local API on ") {
                         url = rest.split_whitespace().next().map(str::to_owned);
-                    } else if let Some(rest) = line.strip_prefix("API key: ") {
-                        key = Some(rest.trim().to_owned());
                     }
                 }
                 Err(_) => {
@@ -183,7 +187,7 @@ impl Server {
         Self {
             child: Arc::new(Mutex::new(child)),
             url: url.expect("url"),
-            key: key.expect("key"),
+            key: config.api_key.clone(),
             log,
         }
     }
