@@ -319,25 +319,7 @@ async fn send_with_retries(
         let request =
             support::upload::chunk_request(&api.http, &api.base, token, bytes, range, video_id)
                 .timeout(Duration::from_secs(60));
-        let reply = match request.send().await {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let text = r.text().await.unwrap_or_default();
-                let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-                Reply {
-                    status,
-                    content_type: None,
-                    text,
-                    json,
-                }
-            }
-            Err(e) => Reply {
-                status: 0,
-                content_type: None,
-                text: format!("no answer: {e}"),
-                json: serde_json::Value::Null,
-            },
-        };
+        let reply = support::upload::reply_or_no_answer(request.send().await).await;
         let retry =
             reply.status == 0 || reply.status >= 500 || is_problem(&reply, 409, "video-busy");
         if !retry || attempt >= 25 {

@@ -17,7 +17,7 @@ use std::time::Instant;
 use support::upload::{
     MIB, byte_range, chunk, chunk_request, data, download, is_problem, sha, token, video_id,
 };
-use support::{Api, Reply, options, start};
+use support::{Api, options, start};
 use tokio::sync::Barrier;
 
 /// How a file is cut.
@@ -85,25 +85,7 @@ async fn race(
             let sent = Instant::now();
             let response = request.send().await;
             let answered = Instant::now();
-            let reply = match response {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let text = r.text().await.unwrap_or_default();
-                    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-                    Reply {
-                        status,
-                        content_type: None,
-                        text,
-                        json,
-                    }
-                }
-                Err(e) => Reply {
-                    status: 0,
-                    content_type: None,
-                    text: format!("no answer: {e}"),
-                    json: serde_json::Value::Null,
-                },
-            };
+            let reply = support::upload::reply_or_no_answer(response).await;
             (sent, answered, reply)
         }));
     }

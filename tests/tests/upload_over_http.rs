@@ -7,29 +7,8 @@ mod support;
 use local_api::StoreKind;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use support::upload::{MIB, data, sha};
 use support::{Api, Deployment, Reply, options, start};
-
-const MIB: usize = 1024 * 1024;
-
-/// Deterministic bytes that are not all alike, so misplaced chunks show.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) as u8
-        })
-        .collect()
-}
-
-fn sha(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
 
 struct Uploader<'a> {
     api: &'a Api,

@@ -72,6 +72,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (video_id, idx)
     ) STRICT;
 "#,
+    // A token's latest video, found without a scan.
+    r#"
+    CREATE INDEX videos_by_token ON videos (token_id);
+"#,
 ];
 
 /// How long SQLite itself waits for a lock before answering `SQLITE_BUSY`; [`retrying`] then
@@ -794,6 +798,27 @@ impl VideoStore for EmbeddedStore {
             .map_err(StoreError::backend)?;
             tx.commit().map_err(StoreError::backend)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn latest_video_of_token(
+        &self,
+        token: &TokenId,
+    ) -> Result<Option<VideoRecord>, StoreError> {
+        let token = token.clone();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT record, version FROM videos WHERE token_id = ?1
+                     ORDER BY rowid DESC LIMIT 1",
+                    [token.as_str()],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()
+                .map_err(StoreError::backend)?;
+            row.map(|(record, version)| video_from_row(&record, version))
+                .transpose()
         })
         .await
     }

@@ -176,6 +176,13 @@ pub trait VideoStore: Send + Sync {
     /// Deletes the video if its version is still `version`; `false` otherwise.
     async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError>;
 
+    /// The video inserted last with `token`, complete or not (strongly consistent): how a first
+    /// chunk re-sent after a lost reply finds the video it already made.
+    async fn latest_video_of_token(
+        &self,
+        token: &TokenId,
+    ) -> Result<Option<VideoRecord>, StoreError>;
+
     /// Videos created with `token` whose upload is not complete, oldest first.
     async fn uploading_videos_of_token(
         &self,

@@ -368,11 +368,11 @@ async fn earlier_first_chunk(
     holder: &str,
 ) -> Result<Option<Earlier>, UseCaseError> {
     for _ in 0..2 {
-        let uploads = deps.videos.uploading_videos_of_token(&token.id).await?;
-        let Some(latest) = uploads.into_iter().last() else {
+        let Some(latest) = deps.videos.latest_video_of_token(&token.id).await? else {
             return Ok(None);
         };
         match latest.progress.chunk_count {
+            0 if latest.progress.completed => return Ok(None),
             0 => match &latest.lease {
                 Some(lease) if lease.until > deps.clock.now() => {
                     wait_for_lease(deps, &latest.video.id, holder).await?;

@@ -181,6 +181,34 @@ macro_rules! video_suite {
             }
 
             #[tokio::test]
+            async fn a_tokens_latest_video_is_the_one_inserted_last_complete_or_not() {
+                let Some(store) = $make().await else { return };
+                let token = TokenId::generate();
+                assert!(
+                    store
+                        .latest_video_of_token(&token)
+                        .await
+                        .expect("read")
+                        .is_none()
+                );
+                let first = video(Some(&token), 10);
+                let second = video(Some(&token), 5);
+                let other = video(Some(&TokenId::generate()), 1);
+                for v in [&first, &second, &other] {
+                    store.insert_video(v).await.expect("insert");
+                }
+                let mut done = second.clone();
+                done.version = 1;
+                done.progress.completed = true;
+                assert!(store.update_video(&done, None).await.expect("complete"));
+                let latest = store.latest_video_of_token(&token).await.expect("read");
+                assert_eq!(
+                    latest.map(|r| (r.video.id, r.progress.completed)),
+                    Some((second.video.id.clone(), true))
+                );
+            }
+
+            #[tokio::test]
             async fn a_tokens_unfinished_uploads_are_found_oldest_first() {
                 let Some(store) = $make().await else { return };
                 let token = TokenId::generate();

@@ -107,3 +107,27 @@ pub async fn ingest(api: &Api, id: &str) -> serde_json::Value {
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.json["ingest"].clone()
 }
+
+/// The reply to a request, or a `Reply` of status 0 saying why there was none (a reset, a
+/// timeout): what a retrying client sees.
+pub async fn reply_or_no_answer(response: reqwest::Result<reqwest::Response>) -> Reply {
+    match response {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+            Reply {
+                status,
+                content_type: None,
+                text,
+                json,
+            }
+        }
+        Err(e) => Reply {
+            status: 0,
+            content_type: None,
+            text: format!("no answer: {e}"),
+            json: serde_json::Value::Null,
+        },
+    }
+}

@@ -21,6 +21,8 @@ use std::collections::HashMap;
 const RECORD: &str = "record";
 const VIDEO_IDS: &str = "videoIds";
 const VERSION: &str = "version";
+/// On `UPLOADS#<token>`: the id of the video the token created last.
+const LATEST_VIDEO: &str = "latestVideoId";
 /// How long chunk records are kept for retries after they were written (30 days).
 const CHUNK_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 
@@ -77,12 +79,14 @@ impl VideoStore for DynamoStore {
             let update = Update::builder()
                 .table_name(&self.table)
                 .key(PK, attr::s(uploads_pk(token)))
-                .update_expression("ADD #ids :id")
+                .update_expression("ADD #ids :ids SET #latest = :id")
                 .expression_attribute_names("#ids", VIDEO_IDS)
+                .expression_attribute_names("#latest", LATEST_VIDEO)
                 .expression_attribute_values(
-                    ":id",
+                    ":ids",
                     AttributeValue::Ss(vec![record.video.id.to_string()]),
                 )
+                .expression_attribute_values(":id", attr::s(record.video.id.as_str()))
                 .build()
                 .map_err(StoreError::backend)?;
             items.push(TransactWriteItem::builder().update(update).build());
@@ -185,6 +189,23 @@ impl VideoStore for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn latest_video_of_token(
+        &self,
+        token: &TokenId,
+    ) -> Result<Option<VideoRecord>, StoreError> {
+        let latest = self
+            .get_consistent(uploads_pk(token))
+            .await?
+            .as_ref()
+            .and_then(|item| item.get(LATEST_VIDEO))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|id| VideoId::parse(id).ok());
+        match latest {
+            Some(id) => self.get_video(&id).await,
+            None => Ok(None),
         }
     }
 
