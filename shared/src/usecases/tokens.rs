@@ -2,17 +2,35 @@
 
 use super::UseCaseError;
 use crate::domain::{Clock, ListQuery, ProjectId, TokenId, Ttl, UploadToken};
-use crate::store::{TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter};
+use crate::internal::InternalError;
+use crate::store::{
+    StoreError, TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter,
+};
 
 /// Creates a token of `project` living `ttl`.
-pub async fn create_token(
-    tokens: &dyn TokenWriter,
+pub async fn create_token<S: TokenWriter + TokenReader + ?Sized>(
+    tokens: &S,
     clock: &dyn Clock,
     project: ProjectId,
     ttl: Ttl,
 ) -> Result<UploadToken, UseCaseError> {
     let token = UploadToken::create(project, ttl, clock.now());
-    tokens.insert_token(&token).await?;
+    match tokens.insert_token(&token).await {
+        Ok(()) => {}
+        // A create whose reply was lost and which the SDK retried finds its own token.
+        Err(StoreError::AlreadyExists)
+            if tokens
+                .get_token(&token.project_id, &token.id, clock.now())
+                .await?
+                .is_some_and(|stored| stored == token) => {}
+        Err(StoreError::AlreadyExists) => {
+            return Err(InternalError::new(
+                "a new token's random id is already taken: the random generator is broken",
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(token_ttl = ttl.seconds(), "upload token created");
     Ok(token)
 }
