@@ -3,9 +3,7 @@
 use super::UseCaseError;
 use crate::domain::{Clock, ListQuery, ProjectId, TokenId, Ttl, UploadToken};
 use crate::internal::InternalError;
-use crate::store::{
-    StoreError, TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter,
-};
+use crate::store::{StoreError, TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter};
 
 /// Creates a token of `project` living `ttl`.
 pub async fn create_token<S: TokenWriter + TokenReader + ?Sized>(
