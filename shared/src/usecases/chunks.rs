@@ -217,11 +217,19 @@ async fn write_once(
     if last {
         next.video.published_at = Some(now);
     }
-    if !deps
+    let committed = match deps
         .videos
         .update_video(&next, Some((index, &received)))
-        .await?
+        .await
     {
+        Ok(committed) => committed,
+        // The write may have applied and only its reply been lost: look before failing.
+        Err(e) => match deps.videos.get_video(&next.video.id).await {
+            Ok(Some(now)) if now.version == next.version && now.progress == next.progress => true,
+            _ => return Err(e.into()),
+        },
+    };
+    if !committed {
         return Ok(Attempt::Lost);
     }
     crash_point("after-commit");
@@ -351,8 +359,10 @@ async fn named_video(
 
 /// What a first chunk finds among the token's uploads.
 enum Earlier {
-    /// The token's latest upload holds only this very chunk (same range, same bytes): the
-    /// first chunk sent again because its reply was lost. It must not start a second video.
+    /// The token's latest upload is unfinished and holds only this very chunk (same range, same
+    /// bytes): the first chunk sent again because its reply was lost. It must not start a second
+    /// video. (A complete one is not matched: sending the same file again is a new video, as
+    /// the official clients expect.)
     Resent(VideoRecord),
     /// The token's latest upload holds nothing and nobody is writing it: its first chunk never
     /// committed (a crash, a failure). This chunk takes it over rather than leave it behind.
@@ -379,7 +389,7 @@ async fn earlier_first_chunk(
                 }
                 _ => return Ok(Some(Earlier::Abandoned(latest))),
             },
-            1 => {
+            1 if !latest.progress.completed => {
                 let index = UploadProgress::chunk_index(&chunk.range);
                 let stored = deps.videos.get_chunk(&latest.video.id, index).await?;
                 let same = stored.is_some()
