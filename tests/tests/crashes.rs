@@ -191,61 +191,9 @@ async fn scenario(
     let c = Server::start(config);
     let api = c.api();
     let mut expected = file.clone();
-    let result: Result<String, String> = match retry {
-        Retry::Same => {
-            let reply = chunk(
-                &api,
-                &token,
-                &file[from..from + len],
-                Some(&range),
-                id.as_deref(),
-            )
-            .await;
-            if reply.status != 201 {
-                return Err(format!(
-                    "{point}: the same chunk {range} retried got {} {}",
-                    reply.status, reply.text
-                ));
-            }
-            let got = video_id(&reply);
-            if let Some(id) = &id
-                && &got != id
-            {
-                return Err(format!("{point}: the retry answered video {got}, not {id}"));
-            }
-            send_rest(&api, &token, &file, from + len, layout.chunk, Some(got)).await
-        }
-        Retry::Resplit => {
-            // Resume from what the server reports, in chunks of another size.
-            let resume_at = match &id {
-                Some(id) => {
-                    let st = ingest(&api, id).await;
-                    st["receivedBytes"]
-                        .as_array()
-                        .and_then(|r| r.last())
-                        .and_then(|r| r["to"].as_u64())
-                        .map(|to| to as usize + 1)
-                        .unwrap_or(0)
-                }
-                None => 0,
-            };
-            if resume_at > from + len || resume_at < from {
-                return Err(format!(
-                    "{point}: status says {resume_at} bytes received, sent {from} + maybe {len}"
-                ));
-            }
-            let size = (layout.chunk / 3).max(1);
-            send_rest(&api, &token, &file, resume_at, size, id.clone()).await
-        }
-        Retry::Different => {
-            let other = data(len, seed ^ 0xdead_beef);
-            let reply = chunk(&api, &token, &other, Some(&range), id.as_deref()).await;
-            if reply.status == 201 {
-                expected[from..from + len].copy_from_slice(&other);
-                let got = video_id(&reply);
-                send_rest(&api, &token, &expected, from + len, layout.chunk, Some(got)).await
-            } else if is_problem(&reply, 400, "video-content-range-conflict") {
-                // The crashed request's bytes were kept: the upload must complete with them.
+    let result: Result<String, String> = async {
+        match retry {
+            Retry::Same => {
                 let reply = chunk(
                     &api,
                     &token,
@@ -256,21 +204,81 @@ async fn scenario(
                 .await;
                 if reply.status != 201 {
                     return Err(format!(
-                        "{point}: different bytes were refused as a conflict, but the crashed bytes then got {} {}",
+                        "{point}: the same chunk {range} retried got {} {}",
                         reply.status, reply.text
                     ));
                 }
                 let got = video_id(&reply);
+                if let Some(id) = &id
+                    && &got != id
+                {
+                    return Err(format!("{point}: the retry answered video {got}, not {id}"));
+                }
                 send_rest(&api, &token, &file, from + len, layout.chunk, Some(got)).await
-            } else {
-                return Err(format!(
-                    "{point}: different bytes for the never-acknowledged chunk {range} got {} (want 201 or 400 conflict): {}",
-                    reply.status, reply.text
-                ));
+            }
+            Retry::Resplit => {
+                // Resume from what the server reports, in chunks of another size.
+                let resume_at = match &id {
+                    Some(id) => {
+                        let st = ingest(&api, id).await;
+                        st["receivedBytes"]
+                            .as_array()
+                            .and_then(|r| r.last())
+                            .and_then(|r| r["to"].as_u64())
+                            .map(|to| to as usize + 1)
+                            .unwrap_or(0)
+                    }
+                    None => 0,
+                };
+                if resume_at > from + len || resume_at < from {
+                    return Err(format!(
+                        "{point}: status says {resume_at} bytes received, sent {from} + maybe {len}"
+                    ));
+                }
+                let size = (layout.chunk / 3).max(1);
+                send_rest(&api, &token, &file, resume_at, size, id.clone()).await
+            }
+            Retry::Different => {
+                let other = data(len, seed ^ 0xdead_beef);
+                let reply = chunk(&api, &token, &other, Some(&range), id.as_deref()).await;
+                if reply.status == 201 {
+                    expected[from..from + len].copy_from_slice(&other);
+                    let got = video_id(&reply);
+                    send_rest(&api, &token, &expected, from + len, layout.chunk, Some(got)).await
+                } else if is_problem(&reply, 400, "video-content-range-conflict") {
+                    // The crashed request's bytes were kept: the upload must complete with them.
+                    let reply = chunk(
+                        &api,
+                        &token,
+                        &file[from..from + len],
+                        Some(&range),
+                        id.as_deref(),
+                    )
+                    .await;
+                    if reply.status != 201 {
+                        return Err(format!(
+                            "{point}: different bytes were refused as a conflict, but the crashed bytes then got {} {}",
+                            reply.status, reply.text
+                        ));
+                    }
+                    let got = video_id(&reply);
+                    send_rest(&api, &token, &file, from + len, layout.chunk, Some(got)).await
+                } else {
+                    return Err(format!(
+                        "{point}: different bytes for the never-acknowledged chunk {range} got {} (want 201 or 400 conflict): {}",
+                        reply.status, reply.text
+                    ));
+                }
             }
         }
-    };
-    let vid = result.map_err(|e| format!("{point} {retry:?}: completing after the crash: {e}"))?;
+    }
+    .await;
+    let vid = result.map_err(|e| {
+        format!(
+            "{point} {retry:?}: completing after the crash: {e}\nServer output:\n{}",
+            c.output()
+        )
+    })?;
     let stored = download(&api, &vid).await;
     if sha(&stored) != sha(&expected) {
         return Err(format!(

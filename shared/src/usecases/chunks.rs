@@ -5,6 +5,7 @@
 //! the progress.
 
 use super::UseCaseError;
+use super::lease::Leases;
 use super::retry::{Attempt, until_done};
 use crate::domain::{
     Clock, ContentRange, IncomingChunk, UploadMode, UploadProgress, UploadToken, Verdict, Video,
@@ -12,7 +13,7 @@ use crate::domain::{
 };
 use crate::internal::{ErrorChain, InternalError, crash_point};
 use crate::store::blob::{BlobProgress, BlobStore};
-use crate::store::{StoreError, VideoRecord, VideoStore, WriteLease};
+use crate::store::{StoreError, VideoRecord, VideoStore};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -28,6 +29,15 @@ pub struct ChunkDeps<'a> {
     pub clock: &'a dyn Clock,
     /// Largest file accepted, in bytes.
     pub max_file_bytes: u64,
+}
+
+impl<'a> ChunkDeps<'a> {
+    fn leases(&self) -> Leases<'a> {
+        Leases {
+            videos: self.videos,
+            clock: self.clock,
+        }
+    }
 }
 
 /// A chunk that was written, or recognised as already written.
@@ -78,29 +88,11 @@ pub async fn accept_upload_chunk(
                 record.video.title = title_from_file_name(file_name);
                 record
             }
-            None => new_video(deps, token, file_name, holder, chunk.size).await?,
+            None => new_video(deps, token, file_name, holder).await?,
         },
     };
     write_chunk_as(deps, record, &chunk, bytes, holder).await
 }
-
-/// Longest a chunk of `size` bytes may take to reach the blob store once the lease is held:
-/// 2 s, plus a second per MiB (far slower than any disk or S3 this runs against). The holder
-/// gives up past it, so its lease can lapse soon after.
-pub fn write_deadline(size: u64) -> Duration {
-    Duration::from_secs(2 + size.div_ceil(1024 * 1024))
-}
-
-/// How long a write lease lasts: the write deadline, plus time to commit and for clocks that
-/// differ between instances. A lapsed lease's holder has stopped writing; after a crash, the
-/// video's next writer waits this long at most.
-pub fn lease_duration(size: u64) -> Duration {
-    write_deadline(size) + Duration::from_secs(3)
-}
-
-/// Longest a writer waits for another's lease to be released or to lapse (within the 29 s a
-/// function behind API Gateway has) before answering `video-busy`.
-pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(20);
 
 /// Judges `chunk` against `record` (the video as last read), appends its bytes and commits,
 /// retrying from a fresh read of the video whenever another writer committed first.
@@ -185,29 +177,22 @@ async fn write_once(
         }
         Verdict::Accept { last, chunk } => (last, chunk),
     };
-    let Some(leased) = take_lease(deps, record, holder, chunk.size).await? else {
+    let leases = deps.leases();
+    let Some(mut held) = leases.take(record, holder).await? else {
         return Ok(Attempt::Lost);
     };
-    let key = leased.blob_key();
-    let deadline = write_deadline(chunk.size);
-    let appended =
-        tokio::time::timeout(deadline, deps.blobs.append(&key, &leased.blob, bytes, last)).await;
-    let blob = match appended {
-        Ok(Ok(blob)) => blob,
-        Ok(Err(e)) => {
-            release_lease(deps, &leased).await;
-            return Err(e.into());
-        }
-        Err(_) => {
-            release_lease(deps, &leased).await;
-            return Err(InternalError::new(format!(
-                "a chunk's bytes took longer than {deadline:?} to store"
-            ))
-            .into());
+    let key = held.record.blob_key();
+    let before = held.record.blob.clone();
+    let write = deps.blobs.append(&key, &before, bytes, last);
+    let blob = match leases.write_under(&mut held, write).await {
+        Ok(blob) => blob,
+        Err(e) => {
+            leases.release(&held.record).await;
+            return Err(e);
         }
     };
     crash_point("after-bytes");
-    let mut next = leased.clone();
+    let mut next = held.record.clone();
     next.progress.record(chunk, received.clone(), last);
     next.blob = blob;
     next.lease = None;
@@ -233,7 +218,7 @@ async fn write_once(
         return Ok(Attempt::Lost);
     }
     crash_point("after-commit");
-    release_staged(deps, &next, &leased.blob).await;
+    release_staged(deps, &next, &before).await;
     tracing::info!(
         video = %next.video.id,
         range = %chunk.range,
@@ -245,64 +230,6 @@ async fn write_once(
         record: next,
         stored: true,
     }))
-}
-
-/// The video with `holder`'s write lease: already held (this call took it, and the reply was
-/// lost), or taken now by a conditional write. `None` when the video changed first, or when
-/// another writer held the lease: then this waited until it was released or lapsed, and the
-/// caller reads the video again and judges the chunk anew.
-async fn take_lease(
-    deps: ChunkDeps<'_>,
-    record: VideoRecord,
-    holder: &str,
-    size: u64,
-) -> Result<Option<VideoRecord>, UseCaseError> {
-    let now = deps.clock.now();
-    match &record.lease {
-        Some(lease) if lease.holder == holder => return Ok(Some(record)),
-        Some(lease) if lease.until > now => {
-            wait_for_lease(deps, &record.video.id, holder).await?;
-            return Ok(None);
-        }
-        _ => {}
-    }
-    let mut leased = record;
-    leased.lease = Some(WriteLease {
-        holder: holder.to_owned(),
-        until: now + chrono::TimeDelta::from_std(lease_duration(size)).unwrap_or_default(),
-    });
-    leased.version += 1;
-    Ok(deps
-        .videos
-        .update_video(&leased, None)
-        .await?
-        .then_some(leased))
-}
-
-/// Waits, polling, until no other writer holds an unexpired lease on the video (or it is
-/// gone); [`UseCaseError::Busy`] after [`MAX_LEASE_WAIT`].
-async fn wait_for_lease(
-    deps: ChunkDeps<'_>,
-    id: &VideoId,
-    holder: &str,
-) -> Result<(), UseCaseError> {
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(20);
-    loop {
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(500));
-        let Some(record) = deps.videos.get_video(id).await? else {
-            return Ok(());
-        };
-        match record.lease {
-            Some(lease) if lease.holder != holder && lease.until > deps.clock.now() => {
-                if started.elapsed() > MAX_LEASE_WAIT {
-                    return Err(UseCaseError::Busy);
-                }
-            }
-            _ => return Ok(()),
-        }
-    }
 }
 
 /// Removes what `replaced` (an earlier state of `current`'s blob) needed and `current` no longer
@@ -318,17 +245,6 @@ async fn release_staged(deps: ChunkDeps<'_>, current: &VideoRecord, replaced: &B
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50 << attempt)).await,
         }
-    }
-}
-
-/// Gives the lease back after a failed write, so the client's retry need not wait for it to
-/// lapse. Best effort: a lease that stays held lapses anyway.
-async fn release_lease(deps: ChunkDeps<'_>, leased: &VideoRecord) {
-    let mut released = leased.clone();
-    released.lease = None;
-    released.version += 1;
-    if let Err(e) = deps.videos.update_video(&released, None).await {
-        tracing::warn!(error = %ErrorChain(&e), video = %leased.video.id, "write lease not released");
     }
 }
 
@@ -385,7 +301,7 @@ async fn earlier_first_chunk(
             0 if latest.progress.completed => return Ok(None),
             0 => match &latest.lease {
                 Some(lease) if lease.until > deps.clock.now() => {
-                    wait_for_lease(deps, &latest.video.id, holder).await?;
+                    deps.leases().wait(&latest.video.id, holder).await?;
                 }
                 _ => return Ok(Some(Earlier::Abandoned(latest))),
             },
@@ -407,17 +323,17 @@ async fn earlier_first_chunk(
     Ok(None)
 }
 
-/// A new, empty video of the token's project for a first chunk, created with `holder`'s write lease already held, so that nobody mistakes it for an
-/// abandoned one while its first chunk is being written.
+/// A new, empty video of the token's project for a first chunk, created with `holder`'s write
+/// lease already held, so that nobody mistakes it for an abandoned one while its first chunk is
+/// being written.
 async fn new_video(
     deps: ChunkDeps<'_>,
     token: &UploadToken,
     file_name: Option<&str>,
     holder: &str,
-    size: u64,
 ) -> Result<VideoRecord, UseCaseError> {
     let now = deps.clock.now();
-    let record = VideoRecord {
+    let mut record = VideoRecord {
         video: Video::new(
             token.project_id.clone(),
             Some(token.id.clone()),
@@ -427,11 +343,9 @@ async fn new_video(
         progress: UploadProgress::default(),
         blob: Default::default(),
         version: 0,
-        lease: Some(WriteLease {
-            holder: holder.to_owned(),
-            until: now + chrono::TimeDelta::from_std(lease_duration(size)).unwrap_or_default(),
-        }),
+        lease: None,
     };
+    deps.leases().for_new(&mut record, holder);
     match deps.videos.insert_video(&record).await {
         Ok(()) => Ok(record),
         // A create whose reply was lost and which the SDK retried finds itself: success.

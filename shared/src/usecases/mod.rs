@@ -8,6 +8,7 @@
 //! - [`videos`]: read, edit, delete a video; its download link.
 //! - [`chunks`]: the upload machinery (find the target video, judge a chunk, append its bytes,
 //!   commit conditionally), shared by every way bytes come in.
+//! - [`lease`]: a video's write lease, under which its bytes move.
 //!
 //! Every conditional write that can lose to a concurrent writer goes through one retry loop
 //! ([`retry`]).
@@ -15,6 +16,7 @@
 pub mod chunks;
 mod error;
 pub mod identity;
+pub mod lease;
 mod retry;
 pub mod sessions;
 pub mod tokens;
