@@ -393,19 +393,20 @@ async fn tampered_or_foreign_bearer_token_is_401() {
     };
     // Claims rewritten (a later expiry), signature kept.
     let parts: Vec<&str> = access.split('.').collect();
-    assert_eq!(parts.len(), 3, "v1.<claims>.<signature>");
+    assert_eq!(parts.len(), 4, "v2.<signing key id>.<claims>.<signature>");
     let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("base64url claims"))
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).expect("base64url claims"))
             .expect("JSON claims");
     let mut forged_claims = claims.clone();
     forged_claims["exp"] = json!(claims["exp"].as_i64().expect("exp") + 100_000);
     let forged = format!(
-        "{}.{}.{}",
+        "{}.{}.{}.{}",
         parts[0],
+        parts[1],
         URL_SAFE_NO_PAD.encode(forged_claims.to_string()),
-        parts[2]
+        parts[3]
     );
-    // Same claims, signed with another secret.
+    // Same claims, signed with another secret (so naming a signing key this server lacks).
     let other_signer =
         AccessTokenSigner::new(SigningKey::new(vec![8u8; 32]).expect("long enough key"));
     let foreign = other_signer.issue(&AccessClaims {
@@ -413,15 +414,28 @@ async fn tampered_or_foreign_bearer_token_is_401() {
         pid: claims["pid"].as_str().expect("pid").to_owned(),
         exp: claims["exp"].as_i64().expect("exp"),
     });
+    // The genuine token with its signing key id replaced by one nobody has.
+    let unknown_key = format!("{}.AAAAAAAAAAA.{}.{}", parts[0], parts[2], parts[3]);
+    // The other secret's id in place of ours: our key would not find it either.
+    let other_key_named = format!(
+        "{}.{}.{}.{}",
+        parts[0],
+        other_signer.keys().current().id(),
+        parts[2],
+        parts[3]
+    );
+    // Pre-rotation format (`v1.<claims>.<signature>`): the same claims, our signature over
+    // something else.
+    let legacy = format!("v1.{}.{}", parts[2], parts[3]);
     let truncated = access[..access.len() - 4].to_owned();
     for bad in [
         flip_last,
         forged,
         foreign,
+        unknown_key,
+        other_key_named,
+        legacy,
         truncated,
-        "garbage".to_owned(),
-        key.key.expose().to_owned(),
-        session.refresh.clone(),
     ] {
         let auth = format!("Bearer {bad}");
         assert_all_refused(
@@ -435,6 +449,89 @@ async fn tampered_or_foreign_bearer_token_is_401() {
     }
     // The genuine one still works.
     api.list(&session.bearer(), "").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bearer <apiKey> (vidbeo's clients)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn bearer_api_key_authenticates_every_api_key_route() {
+    let api = Api::new().await;
+    let key = api.new_key().await;
+    let bearer = format!("Bearer {}", key.key.expose());
+    let created = api.create_ok(&bearer, 600).await;
+    let token = created["token"].as_str().expect("token");
+    assert_eq!(api.list(&bearer, "").await["data"], json!([created]));
+    assert_eq!(
+        api.list(&key.basic(), "").await["data"],
+        json!([created]),
+        "the same project as through Basic"
+    );
+    let uri = format!("/upload-tokens/{token}");
+    assert_eq!(api.get(&bearer, &uri).await.ok(), created);
+    // The video routes take API keys too: authenticated, so the unknown video is a 404.
+    let video = "/videos/vi0000000000000000000000";
+    api.get(&bearer, video)
+        .await
+        .problem(404, "resource-not-found", None);
+    api.get(&bearer, &format!("{video}/status"))
+        .await
+        .problem(404, "resource-not-found", None);
+    assert_eq!(api.delete(&bearer, &uri).await.status, 204);
+    assert_eq!(api.total(&key.basic()).await, 0);
+    // Any case of the scheme, as for access tokens.
+    let lower = bearer.replacen("Bearer", "bearer", 1);
+    api.list(&lower, "").await;
+}
+
+#[tokio::test]
+async fn bearer_that_is_not_an_access_token_is_checked_as_an_api_key() {
+    let api = Api::new().await;
+    let key = api.new_key().await;
+    let token = api.create_ok(&key.basic(), 0).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let session = exchange(&api, &key).await;
+    let almost = {
+        let mut k = key.key.expose().to_owned();
+        let last = k.pop().expect("non-empty");
+        k.push(if last == 'a' { 'b' } else { 'a' });
+        k
+    };
+    for bad in [
+        almost,
+        "0123456789abcdefghijABCDEFGHIJ0123456789abc".to_owned(),
+        // Refresh tokens are not API keys.
+        session.refresh.clone(),
+        // Not even the shape of a key: too short, or a character a key never has.
+        "garbage".to_owned(),
+        "with:colon-1234".to_owned(),
+        String::new(),
+    ] {
+        let auth = format!("Bearer {bad}");
+        assert_all_refused(
+            &api,
+            &key,
+            &token,
+            &[("authorization", auth.as_str())],
+            "authentication-invalid-api-key",
+        )
+        .await;
+    }
+    // A revoked key, presented as Bearer, is refused like a revoked key presented as Basic.
+    let bearer = format!("Bearer {}", key.key.expose());
+    let sibling = api.key_for(&key.project).await;
+    assert!(api.store.revoke_api_key(&key.key_id).await.expect("revoke"));
+    assert_all_refused(
+        &api,
+        &sibling,
+        &token,
+        &[("authorization", bearer.as_str())],
+        "authentication-invalid-api-key",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------

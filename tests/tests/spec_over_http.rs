@@ -216,6 +216,7 @@ async fn scenario(api: &Api) {
         )
         .await;
     assert_eq!(listed.json["pagination"]["itemsTotal"], 4);
+    bearer_credentials(api, bearer).await;
     let refresh = session.json["refresh_token"].as_str().expect("refresh");
     let rotate = |token: &str| {
         api.http
@@ -244,6 +245,62 @@ async fn scenario(api: &Api) {
     let all = api.get("/upload-tokens?sortBy=ttl&pageSize=100").await;
     assert!(!tokens(&all).contains(&short));
     assert_eq!(all.json["pagination"]["itemsTotal"], 4);
+}
+
+/// `Authorization: Bearer` with the API key itself (vidbeo's clients) on every API-key route,
+/// and the two refusals: a credential that begins as an access token is judged as one, anything
+/// else as an API key. `access` is a genuine access token of the project.
+async fn bearer_credentials(api: &Api, access: &str) {
+    let with = |method: reqwest::Method, path: &str, credential: &str| {
+        api.http
+            .request(method, format!("{}{path}", api.base))
+            .bearer_auth(credential)
+    };
+    let created = api
+        .send(
+            with(reqwest::Method::POST, "/upload-tokens", &api.key)
+                .header("content-type", "application/json")
+                .body("{\"ttl\":600}"),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let token = created.json["token"].as_str().expect("token").to_owned();
+    let path = format!("/upload-tokens/{token}");
+    let got = api.send(with(reqwest::Method::GET, &path, &api.key)).await;
+    assert_eq!(got.json, created.json);
+    let listed = api
+        .send(with(reqwest::Method::GET, "/upload-tokens", &api.key))
+        .await;
+    assert_eq!(listed.json["pagination"]["itemsTotal"], 5);
+    // The video routes take API keys too: authenticated, so an unknown video is a 404.
+    api.send(with(
+        reqwest::Method::GET,
+        "/videos/vi0000000000000000000000",
+        &api.key,
+    ))
+    .await
+    .assert_problem(404, "resource-not-found", None);
+    let deleted = api
+        .send(with(reqwest::Method::DELETE, &path, &api.key))
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+
+    // Refused: a wrong key, and access tokens with a forged or mangled signing key id, or cut.
+    let parts: Vec<&str> = access.split('.').collect();
+    assert_eq!(parts.len(), 4, "v2.<signing key id>.<claims>.<signature>");
+    let forged_key = format!("v2.AAAAAAAAAAA.{}.{}", parts[2], parts[3]);
+    let bad_key_id = format!("v2.short.{}.{}", parts[2], parts[3]);
+    let cut = &access[..access.len() - 5];
+    for (credential, slug) in [
+        ("wrong-key-123456", "authentication-invalid-api-key"),
+        (forged_key.as_str(), "authentication-invalid-access-token"),
+        (bad_key_id.as_str(), "authentication-invalid-access-token"),
+        (cut, "authentication-invalid-access-token"),
+    ] {
+        api.send(with(reqwest::Method::GET, "/upload-tokens", credential))
+            .await
+            .assert_problem(401, slug, None);
+    }
 }
 
 /// A second project's key cannot see the first project's tokens, and vice versa.

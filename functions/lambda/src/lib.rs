@@ -4,8 +4,9 @@
 //! Gateway events to and from the handlers' `http` types, and JSON logs.
 //!
 //! Init (before the first `next` poll) only reads the environment and builds clients: no network
-//! I/O. The signing secret is read from Secrets Manager on the first request that needs it, once
-//! per execution environment (a failed read is retried by the next request).
+//! I/O. The signing secret is read from Secrets Manager on the first request that needs it (a
+//! failed read is retried by the next request), then again when its keys are 5 minutes old or a
+//! token names a key the function does not hold (at most every 30 s): see [`SecretSource`].
 
 mod aws;
 mod event;
@@ -15,12 +16,13 @@ pub use aws::aws_config;
 pub use lambda_http::Error;
 pub use secret::{SIGNING_SECRET_ARN_ENV, SIGNING_SECRET_ENV, SecretError, SecretSource};
 
+use chrono::{DateTime, Utc};
 use event::{into_lambda, into_request};
 use lambda_http::{Body, RequestExt, service_fn};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
-use upload_tokens_core::auth::{AccessTokenSigner, SigningKey};
-use upload_tokens_core::domain::SystemClock;
+use upload_tokens_core::auth::{AccessTokenSigner, ReloadPolicy, SigningKey};
+use upload_tokens_core::domain::{Clock, SystemClock};
 use upload_tokens_core::http::{
     ApiError, App, AppWithBlobs, MEDIA_ROUTES, MediaSettings, Route, RouteSet, RouteState,
     TOKEN_ROUTES,
@@ -74,17 +76,23 @@ pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, 
     )))
 }
 
-/// Where a function gets its signing key: Secrets Manager or the environment ([`SecretSource`]),
-/// or, for `/upload`, which never signs nor verifies access tokens, nowhere ([`NoSecret`]).
-/// Generic rather than an enum, so that the upload binary does not link the Secrets Manager
-/// client at all.
+/// Where a function gets its signer: over keys from Secrets Manager or the environment
+/// ([`SecretSource`]), or, for `/upload`, which never signs nor verifies access tokens, over no
+/// secret at all ([`NoSecret`]). Generic rather than an enum, so that the upload binary does not
+/// link the Secrets Manager client at all.
 trait KeySource: Send + Sync {
-    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send;
+    fn signer(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<AccessTokenSigner, SecretError>> + Send;
 }
 
 impl KeySource for SecretSource {
-    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send {
-        self.key()
+    fn signer(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<AccessTokenSigner, SecretError>> + Send {
+        SecretSource::signer(self, now, ReloadPolicy::default())
     }
 }
 
@@ -92,9 +100,13 @@ impl KeySource for SecretSource {
 struct NoSecret;
 
 impl KeySource for NoSecret {
-    fn signing_key(&self) -> impl Future<Output = Result<SigningKey, SecretError>> + Send {
+    fn signer(
+        &self,
+        _now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<AccessTokenSigner, SecretError>> + Send {
         std::future::ready(
             SigningKey::new(SigningKey::generate_text().into_bytes())
+                .map(AccessTokenSigner::new)
                 .ok_or_else(|| SecretError::Unusable("generated".into())),
         )
     }
@@ -120,10 +132,11 @@ impl<K: KeySource> LazyApp<K> {
     async fn get(&self) -> Result<&App, SecretError> {
         self.app
             .get_or_try_init(|| async {
+                let clock = SystemClock;
                 Ok(App {
                     store: self.store.clone(),
-                    clock: Arc::new(SystemClock),
-                    signer: AccessTokenSigner::new(self.keys.signing_key().await?),
+                    signer: self.keys.signer(clock.now()).await?,
+                    clock: Arc::new(clock),
                 })
             })
             .await

@@ -47,9 +47,11 @@ async fn the_key_comes_from_the_secret_named_by_its_arn() {
         config: Box::new(config),
         secret_id: arn,
     };
-    let key = source.key().await.expect("the secret is read");
+    let keys = source.keys().await.expect("the secret is read");
+    // Never rotated: no AWSPREVIOUS, which is no error.
+    assert!(keys.previous().is_none());
     // The same secret signs and verifies: a token signed with it checks out with the key read.
-    let signer = upload_tokens_core::auth::AccessTokenSigner::new(key);
+    let signer = upload_tokens_core::auth::AccessTokenSigner::with_keys(keys);
     let same = upload_tokens_core::auth::AccessTokenSigner::new(
         upload_tokens_core::auth::SigningKey::new("k".repeat(64).into_bytes()).expect("long"),
     );
@@ -68,14 +70,17 @@ async fn a_short_or_missing_secret_is_an_error_not_a_weak_key() {
         config: Box::new(config.clone()),
         secret_id: short,
     };
-    assert!(matches!(source.key().await, Err(SecretError::Unusable(_))));
+    assert!(matches!(source.keys().await, Err(SecretError::Unusable(_))));
     let missing = SecretSource::SecretsManager {
         config: Box::new(config),
         secret_id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".into(),
     };
     assert!(matches!(
-        missing.key().await,
-        Err(SecretError::Fetch { .. })
+        missing.keys().await,
+        Err(SecretError::Fetch {
+            stage: "AWSCURRENT",
+            ..
+        })
     ));
 }
 
@@ -98,7 +103,7 @@ async fn the_functions_aws_configuration_reaches_the_endpoint_in_the_environment
         secret_id: arn,
     };
     source
-        .key()
+        .keys()
         .await
         .expect("read through the functions' own client");
     // And DynamoDB through the same configuration.

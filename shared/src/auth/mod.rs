@@ -1,11 +1,18 @@
 //! Credentials: API keys (stored as hashes), signed access tokens and rotating refresh tokens.
-//! Pure functions and types; storage lives in [`crate::store`].
+//! Pure functions and types; storage lives in [`crate::store`], and where signing keys are
+//! re-read from is a [`SigningKeySource`] the caller provides.
 
 mod access_token;
+mod key_reload;
 mod secret;
+mod signing_keys;
 
-pub use access_token::{AccessClaims, AccessTokenError, AccessTokenSigner, SigningKey};
+pub use access_token::{
+    AccessClaims, AccessTokenError, AccessTokenSigner, looks_like_access_token,
+};
+pub use key_reload::ReloadPolicy;
 pub use secret::{ApiKey, InvalidApiKey, RefreshToken, SecretHash};
+pub use signing_keys::{KeyLoadError, SigningKey, SigningKeyId, SigningKeySource, SigningKeys};
 
 use crate::domain::{KeyId, ProjectId};
 

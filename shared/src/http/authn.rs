@@ -1,11 +1,12 @@
-//! Who is calling, from what the request carries: `Authorization: Basic base64(apiKey:)` or
-//! `Bearer <access token>` on API-key routes; the upload token on upload routes. The decisions
+//! Who is calling, from what the request carries: `Authorization: Basic base64(apiKey:)`,
+//! `Bearer <access token>` or `Bearer <apiKey>` on API-key routes; the upload token on upload
+//! routes. The decisions
 //! are the use cases' ([`crate::usecases::identity`]); this module reads headers and queries.
 
 use super::routes::{Access, Caller};
 use super::{ApiError, App, Slug};
 use crate::auth::{ApiKey, Principal};
-use crate::usecases::identity;
+use crate::usecases::identity::{self, BearerCredential};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
@@ -27,14 +28,16 @@ pub(super) async fn authorize(
     }
 }
 
-/// Authenticates a project's API key, directly (Basic) or through an access token (Bearer).
+/// Authenticates a project's API key: directly (Basic, or Bearer with the key itself) or through
+/// an access token (Bearer). A Bearer credential shaped like an access token is refused as an
+/// invalid access token; any other as an invalid API key.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers
         .get(AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default().trim())
         .filter(|v| !v.is_empty())
         .ok_or(ApiError::MissingAuthorization(
-            "send `Authorization: Basic base64(<apiKey>:)` or a Bearer token from POST /auth/api-key",
+            "send `Authorization: Basic base64(<apiKey>:)`, `Bearer <apiKey>` or a Bearer token from POST /auth/api-key",
         ))?;
     let (scheme, credentials) = header.split_once(' ').unwrap_or((header, ""));
     let credentials = credentials.trim();
@@ -44,14 +47,20 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, A
             .await?
             .ok_or(ApiError::InvalidApiKey)
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        identity::principal_for_access_token(
-            app.store.as_ref(),
-            &app.signer,
-            credentials,
-            app.clock.now(),
-        )
-        .await?
-        .ok_or(ApiError::InvalidAccessToken)
+        match BearerCredential::classify(credentials) {
+            BearerCredential::AccessToken(token) => identity::principal_for_access_token(
+                app.store.as_ref(),
+                &app.signer,
+                token,
+                app.clock.now(),
+            )
+            .await?
+            .ok_or(ApiError::InvalidAccessToken),
+            BearerCredential::ApiKey(key) => identity::principal_for_key(app.store.as_ref(), &key)
+                .await?
+                .ok_or(ApiError::InvalidApiKey),
+            BearerCredential::Neither => Err(ApiError::InvalidApiKey),
+        }
     } else {
         Err(ApiError::MissingAuthorization(
             "the Authorization scheme must be Basic or Bearer",

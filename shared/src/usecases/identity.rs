@@ -1,7 +1,7 @@
 //! Who a credential stands for: an API key, an access token obtained with one, or an upload
 //! token. Parsing the credential out of a request is the HTTP layer's business.
 
-use crate::auth::{AccessTokenSigner, ApiKey, Principal};
+use crate::auth::{AccessTokenSigner, ApiKey, Principal, looks_like_access_token};
 use crate::domain::{TokenId, UploadToken};
 use crate::store::{ApiKeyReader, StoreError, TokenReader};
 use chrono::{DateTime, Utc};
@@ -21,15 +21,40 @@ pub async fn principal_for_key(
     }))
 }
 
+/// What a Bearer credential is taken for: an access token (`POST /auth/api-key`'s), or the API
+/// key itself (as vidbeo's clients send it).
+#[derive(Debug)]
+pub enum BearerCredential<'a> {
+    /// It begins as an access token does: it is checked as one, and only as one.
+    AccessToken(&'a str),
+    /// Anything else that is a well-formed API key.
+    ApiKey(ApiKey),
+    /// Neither: refused as an API key would be.
+    Neither,
+}
+
+impl<'a> BearerCredential<'a> {
+    /// Tells them apart by their form alone, without a store read: access tokens begin with
+    /// `v2.` (`v1.` before signing key ids), generated API keys contain no `.`.
+    pub fn classify(credential: &'a str) -> Self {
+        if looks_like_access_token(credential) {
+            Self::AccessToken(credential)
+        } else {
+            ApiKey::parse(credential).map_or(Self::Neither, Self::ApiKey)
+        }
+    }
+}
+
 /// The principal of a genuine, unexpired access token whose key is still live: revoking a key
-/// ends its access tokens at once.
+/// ends its access tokens at once. A token naming a signing key the signer does not hold makes
+/// it re-read its keys first (rate-limited; see [`AccessTokenSigner::verify_with_reload`]).
 pub async fn principal_for_access_token(
     keys: &dyn ApiKeyReader,
     signer: &AccessTokenSigner,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Principal>, StoreError> {
-    let Ok(claims) = signer.verify(token, now) else {
+    let Ok(claims) = signer.verify_with_reload(token, now).await else {
         return Ok(None);
     };
     let (Some(key_id), Some(project_id)) = (claims.key_id(), claims.project_id()) else {

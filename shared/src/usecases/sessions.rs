@@ -77,11 +77,14 @@ pub async fn refresh_session(
 
 async fn start(deps: SessionDeps<'_>, principal: Principal) -> Result<Session, UseCaseError> {
     let now = deps.clock.now();
-    let access_token = deps.signer.issue(&AccessClaims {
+    let claims = AccessClaims {
         kid: principal.key_id.to_string(),
         pid: principal.project_id.to_string(),
         exp: now.timestamp() + ACCESS_TOKEN_SECONDS,
-    });
+    };
+    // Signed with the current key, re-read first if old: after a rotation every instance
+    // signs with the new secret within the reload policy's `max_age`.
+    let access_token = deps.signer.issue_with_reload(&claims, now).await;
     let refresh_token = RefreshToken::generate();
     let record = RefreshRecord {
         hash: refresh_token.hash(),

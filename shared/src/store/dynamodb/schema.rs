@@ -10,8 +10,16 @@ use aws_sdk_dynamodb::types::{
 };
 use std::time::Duration;
 
-/// Partition key of every item: `TOKEN#<id>`, `APIKEY#<hash>`, `KEYID#<id>`, `REFRESH#<hash>`.
+/// Partition key of every item: `TOKEN#<id>`, `APIKEY#<hash>`, `KEYID#<id>`, `REFRESH#<hash>`,
+/// `VIDEO#<id>`, `CHUNK#<video>#<index>`, `UPLOADS#<token>`.
 pub const PK: &str = "pk";
+/// The prefix of every partition key value the code writes or reads, table and index alike
+/// (`pk` of the items, `listPk` of the listing indexes). `template.yaml` grants each function
+/// `dynamodb:LeadingKeys` patterns made of these; `infra/tests/template_iam.rs` checks them.
+pub const KEY_PREFIXES: &[&str] = &[
+    "TOKEN#", "APIKEY#", "KEYID#", "REFRESH#", "VIDEO#", "CHUNK#", "UPLOADS#", "TOKENS#",
+];
+
 /// Owning project of tokens and keys.
 pub const PROJECT_ID: &str = "projectId";
 /// Expiry in epoch milliseconds, the attribute reads compare against `now`.
