@@ -776,8 +776,9 @@ impl VideoStore for EmbeddedStore {
         .await
     }
 
-    async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError> {
-        let id = id.clone();
+    async fn delete_video(&self, record: &VideoRecord) -> Result<bool, StoreError> {
+        let id = record.video.id.clone();
+        let version = record.version;
         self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

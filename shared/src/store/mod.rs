@@ -173,8 +173,9 @@ pub trait VideoStore: Send + Sync {
         index: u64,
     ) -> Result<Option<ReceivedChunk>, StoreError>;
 
-    /// Deletes the video if its version is still `version`; `false` otherwise.
-    async fn delete_video(&self, id: &VideoId, version: u64) -> Result<bool, StoreError>;
+    /// Deletes the video (and its chunk records, and its place among its token's uploads) if
+    /// its version is still `record.version`; `false` otherwise.
+    async fn delete_video(&self, record: &VideoRecord) -> Result<bool, StoreError>;
 
     /// The video inserted last with `token`, complete or not (strongly consistent): how a first
     /// chunk re-sent after a lost reply finds the video it already made.
@@ -183,7 +184,8 @@ pub trait VideoStore: Send + Sync {
         token: &TokenId,
     ) -> Result<Option<VideoRecord>, StoreError>;
 
-    /// Videos created with `token` whose upload is not complete, oldest first.
+    /// Videos created with `token` whose upload is not complete, oldest first. Its cost grows
+    /// with the token's unfinished uploads only, never with its completed ones.
     async fn uploading_videos_of_token(
         &self,
         token: &TokenId,

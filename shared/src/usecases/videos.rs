@@ -51,16 +51,11 @@ pub async fn delete_video(
 ) -> Result<(), UseCaseError> {
     let deleted = until_done(move |_| async move {
         let record = owned_video(videos, project, id).await?;
-        Ok(
-            if videos
-                .delete_video(&record.video.id, record.version)
-                .await?
-            {
-                Attempt::Done(record)
-            } else {
-                Attempt::Lost
-            },
-        )
+        Ok(if videos.delete_video(&record).await? {
+            Attempt::Done(record)
+        } else {
+            Attempt::Lost
+        })
     })
     .await?;
     // The record is gone first, so nothing can reach half-deleted bytes; a failure here leaves

@@ -39,7 +39,7 @@ macro_rules! video_suite {
         mod video_suite_tests {
             use super::*;
             use upload_tokens_core::domain::TokenId;
-            use upload_tokens_core::store::{StoreError, VideoStore};
+            use upload_tokens_core::store::{StoreError, VideoRecord, VideoStore};
             use $crate::video_suite::{chunk, video};
 
             #[tokio::test]
@@ -169,15 +169,14 @@ macro_rules! video_suite {
                 let Some(store) = $make().await else { return };
                 let v = video(None, 0);
                 store.insert_video(&v).await.expect("insert");
-                assert!(
-                    !store
-                        .delete_video(&v.video.id, 7)
-                        .await
-                        .expect("stale delete")
-                );
-                assert!(store.delete_video(&v.video.id, 0).await.expect("delete"));
+                let stale = VideoRecord {
+                    version: 7,
+                    ..v.clone()
+                };
+                assert!(!store.delete_video(&stale).await.expect("stale delete"));
+                assert!(store.delete_video(&v).await.expect("delete"));
                 assert_eq!(store.get_video(&v.video.id).await.expect("get"), None);
-                assert!(!store.delete_video(&v.video.id, 0).await.expect("again"));
+                assert!(!store.delete_video(&v).await.expect("again"));
             }
 
             #[tokio::test]

@@ -53,6 +53,11 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The client (for tools and tests that read the table's items themselves).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The item with this partition key, read strongly consistent.
     pub(super) async fn get_consistent(
         &self,
@@ -73,16 +78,30 @@ impl DynamoStore {
     /// Writes `items` in one transaction; `false` when one of their conditions failed (nothing
     /// was written then).
     pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if transaction_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend(e)),
+        let mut attempt = 0u32;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e) if transaction_cancelled_for(&e, "ConditionalCheckFailed") => {
+                    return Ok(false);
+                }
+                // Another transaction on one of the items (two uploads of one token): nothing
+                // was applied, so it is safe to try again.
+                Err(e) if attempt < 4 && transaction_cancelled_for(&e, "TransactionConflict") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        20 * u64::from(attempt) + u64::from(rand_jitter()),
+                    ))
+                    .await;
+                }
+                Err(e) => return Err(StoreError::backend(e)),
+            }
         }
     }
 
@@ -192,8 +211,15 @@ where
 }
 
 /// Whether a transaction was cancelled because one of its conditions failed.
-fn transaction_condition_failed<R>(
+/// A few milliseconds of jitter, so that two retrying writers do not meet again.
+fn rand_jitter() -> u8 {
+    rand::random::<u8>() % 20
+}
+
+/// Whether a transaction was cancelled with `code` among its reasons.
+fn transaction_cancelled_for<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+    code: &str,
 ) -> bool {
     err.as_service_error()
         .and_then(|e| match e {
@@ -203,7 +229,7 @@ fn transaction_condition_failed<R>(
         .is_some_and(|c| {
             c.cancellation_reasons()
                 .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                .any(|r| r.code() == Some(code))
         })
 }
 
