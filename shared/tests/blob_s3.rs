@@ -305,3 +305,54 @@ async fn removing_an_upload_that_is_already_aborted_is_not_an_error() {
     h.store.remove(key, &progress).await.expect("remove");
     assert!(h.leftovers(key).await.is_empty());
 }
+
+/// With a maximum file size above 10,000 × 5 MiB, parts grow so that the maximum fits 10,000
+/// parts: a remainder of 5 MiB is still staged, and the part made once it passes the larger
+/// size holds everything staged.
+#[tokio::test]
+async fn parts_grow_so_that_the_maximum_fits_ten_thousand_parts() {
+    let Some(s3) = setup().await else { return };
+    let max = 10_000 * 6 * MIB as u64;
+    let store = s3.store.clone().for_files_up_to(max);
+    assert_eq!(store.part_bytes(), 6 * MIB as u64);
+    assert_eq!(
+        S3BlobStore::new(s3.client.clone(), &s3.bucket)
+            .for_files_up_to(50 << 30)
+            .part_bytes(),
+        5_368_710,
+        "the default 50 GiB maximum: 5.12 MiB parts"
+    );
+    let key = "videos/grow/source";
+    let first = vec![1u8; 5 * MIB];
+    let p = store
+        .append(key, &BlobProgress::default(), first.clone().into(), false)
+        .await
+        .expect("first");
+    assert!(p.parts.is_empty(), "5 MiB is below the 6 MiB part: staged");
+    assert_eq!(p.staged, 5 * MIB as u64);
+    let second = vec![2u8; 2 * MIB];
+    let q = store
+        .append(key, &p, second.clone().into(), false)
+        .await
+        .expect("second");
+    assert_eq!(
+        (q.parts.len(), q.staged),
+        (1, 0),
+        "7 MiB staged + chunk: one part"
+    );
+    store.release(key, &p, &q).await.expect("release");
+    let last = vec![3u8; 10];
+    let r = store
+        .append(key, &q, last.clone().into(), true)
+        .await
+        .expect("last");
+    assert!(r.completed);
+    let mut want = first;
+    want.extend_from_slice(&second);
+    want.extend_from_slice(&last);
+    assert!(s3.read(key).await == want, "the object is the three chunks");
+    assert!(
+        s3.objects("staging/").await.is_empty(),
+        "nothing staged is left"
+    );
+}

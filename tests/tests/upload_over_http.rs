@@ -294,6 +294,10 @@ async fn rejections(api: &Api) {
         "uploaded-file-video-id-required",
         Some("videoId"),
     );
+    // A first chunk announcing a total beyond the maximum: refused before a video is made.
+    up.chunk(&one, Some("bytes 0-9/9999999999999999999"), None)
+        .await
+        .assert_problem(400, "uploaded-file-too-large", Some("file"));
     // Token problems: all three are the same 401.
     for token in ["", "tonope", "to0000000000000000000000"] {
         let reply = api

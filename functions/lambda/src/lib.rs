@@ -200,11 +200,11 @@ async fn serve_media<K: KeySource>(
 ) -> Result<(), Error> {
     let routes = routes_of(MEDIA_ROUTES, function)?;
     let lazy = LazyApp::new(store_from_env(config)?, keys);
-    let blobs = Arc::new(S3BlobStore::new(
-        aws_sdk_s3::Client::new(config),
-        required_env(BUCKET_ENV)?,
-    ));
     let settings = settings_from_env()?;
+    let blobs = Arc::new(
+        S3BlobStore::new(aws_sdk_s3::Client::new(config), required_env(BUCKET_ENV)?)
+            .for_files_up_to(settings.max_file_bytes),
+    );
     let state = OnceCell::new();
     let (lazy, blobs, settings, state, routes) = (&lazy, &blobs, &settings, &state, &routes);
     lambda_http::run(service_fn(move |event: lambda_http::Request| async move {

@@ -135,7 +135,10 @@ pub async fn open_stores(
                     if options.create_table {
                         ensure_bucket(&s3, bucket).await?;
                     }
-                    Some(Blobs::S3(Arc::new(S3BlobStore::new(s3, bucket.clone()))))
+                    Some(Blobs::S3(Arc::new(
+                        S3BlobStore::new(s3, bucket.clone())
+                            .for_files_up_to(options.max_upload_bytes),
+                    )))
                 }
             };
             Ok((Arc::new(DynamoStore::new(client, table)), blobs))

@@ -206,6 +206,13 @@ impl UploadProgress {
             return Err(UploadRuleError::TotalChanged { was, now });
         }
         let total = self.total.or(announced);
+        // An announced size beyond the maximum is refused at the first chunk, not found out
+        // near the end (a part count beyond the maximum is refused as the header is parsed).
+        if let (UploadMode::Bytes, Some(t)) = (mode, total)
+            && t > max_bytes
+        {
+            return Err(UploadRuleError::TooLarge { max: max_bytes });
+        }
         let next_offset = self.received_bytes;
         let (offset, part, index) = match chunk.range {
             ContentRange::Whole => (0, 0, 0),
@@ -483,5 +490,21 @@ mod tests {
             p.judge(&chunk("bytes 0-99/100", 100, "a"), 50),
             Err(UploadRuleError::TooLarge { max: 50 })
         );
+    }
+
+    #[test]
+    fn an_announced_total_beyond_the_limits_is_refused_at_the_first_chunk() {
+        let p = Upload::default();
+        assert_eq!(
+            p.judge(&chunk("bytes 0-9/9999999999999999999", 10, "a"), MAX),
+            Err(UploadRuleError::TooLarge { max: MAX })
+        );
+        assert_eq!(
+            p.judge(&chunk("bytes 0-9/51", 10, "a"), 50),
+            Err(UploadRuleError::TooLarge { max: 50 })
+        );
+        assert!(ContentRange::parse(Some("part 1/10001")).is_err());
+        assert!(p.judge(&chunk("part 1/10000", 10, "a"), MAX).is_ok());
+        assert!(p.judge(&chunk("bytes 0-9/50", 10, "a"), 50).is_ok());
     }
 }

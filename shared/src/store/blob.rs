@@ -8,6 +8,15 @@ use std::time::Duration;
 /// Smallest S3 part other than the last (5 MiB): smaller remainders are staged until they grow.
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 
+/// Most parts an S3 multipart upload may have.
+pub const MAX_BLOB_PARTS: u64 = 10_000;
+
+/// The part size that fits a file of `max_file_bytes` into [`MAX_BLOB_PARTS`] parts: 5 MiB, or
+/// more for a maximum above 10,000 × 5 MiB (≈ 48.8 GiB; 5.12 MiB for the default 50 GiB).
+pub fn part_bytes_for(max_file_bytes: u64) -> u64 {
+    MIN_PART_BYTES.max(max_file_bytes.div_ceil(MAX_BLOB_PARTS))
+}
+
 /// How far the assembly of one blob has got. Stored with the video (and changed only by
 /// conditional writes): the adapter reads it, never keeps it in memory.
 ///

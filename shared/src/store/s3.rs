@@ -15,7 +15,7 @@
 //! abandoned uploads.
 
 use super::StoreError;
-use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES};
+use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES, part_bytes_for};
 use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -33,15 +33,30 @@ pub const STAGING_PREFIX: &str = "staging/";
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
+    /// Smallest part but the last: staged remainders grow to this before they become a part.
+    part_bytes: u64,
 }
 
 impl S3BlobStore {
-    /// A store over `bucket`, through an already configured client (built once per process).
+    /// A store over `bucket`, through an already configured client (built once per process),
+    /// for files of up to 10,000 × 5 MiB; see [`Self::for_files_up_to`].
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self {
             client,
             bucket: bucket.into(),
+            part_bytes: MIN_PART_BYTES,
         }
+    }
+
+    /// Parts grown so that a file of `max_file_bytes` fits S3's 10,000 parts.
+    pub fn for_files_up_to(mut self, max_file_bytes: u64) -> Self {
+        self.part_bytes = part_bytes_for(max_file_bytes);
+        self
+    }
+
+    /// Smallest part but the last.
+    pub fn part_bytes(&self) -> u64 {
+        self.part_bytes
     }
 
     /// The bucket's name.
@@ -356,7 +371,7 @@ impl BlobStore for S3BlobStore {
             crash_point("after-complete-rename");
             return Ok(next);
         }
-        if !last && (data.len() as u64) < MIN_PART_BYTES {
+        if !last && (data.len() as u64) < self.part_bytes {
             next.staged = data.len() as u64;
             if let Some(staged_key) = Self::staged_key(key, &next) {
                 self.put(&staged_key, data).await?;
