@@ -264,10 +264,10 @@ async fn scenario(
                     let got = video_id(&reply);
                     send_rest(&api, &token, &file, from + len, layout.chunk, Some(got)).await
                 } else {
-                    return Err(format!(
+                    Err(format!(
                         "{point}: different bytes for the never-acknowledged chunk {range} got {} (want 201 or 400 conflict): {}",
                         reply.status, reply.text
-                    ));
+                    ))
                 }
             }
         }

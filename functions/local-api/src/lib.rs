@@ -89,19 +89,20 @@ pub enum LocalError {
 /// Opens the store the options name: SQLite in the data directory, or the DynamoDB table
 /// (configured the standard AWS way: `AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
 pub async fn open_store(options: &StoreOptions) -> Result<Arc<dyn Store>, LocalError> {
-    Ok(open_stores(options, false).await?.0)
+    Ok(open_stores(options, None).await?.0)
 }
 
-/// Opens the store and, with `with_blobs`, the blob store: files in the data directory, or the
-/// S3 bucket (`--bucket`, created if missing with `--create-table`).
+/// Opens the store and, with `blobs_up_to` (the largest file accepted), the blob store: files
+/// in the data directory, or the S3 bucket (`--bucket`, created if missing with
+/// `--create-table`).
 pub async fn open_stores(
     options: &StoreOptions,
-    with_blobs: bool,
+    blobs_up_to: Option<u64>,
 ) -> Result<(Arc<dyn Store>, Option<Blobs>), LocalError> {
     match options.store {
         StoreKind::Embedded => {
             let store = Arc::new(EmbeddedStore::open(&options.data_dir)?);
-            let blobs = if with_blobs {
+            let blobs = if blobs_up_to.is_some() {
                 Some(Blobs::Files(Arc::new(FileBlobStore::new(
                     options.data_dir.join("blobs"),
                 )?)))
@@ -119,14 +120,14 @@ pub async fn open_stores(
             if options.create_table {
                 ensure_table(&client, &table).await?;
             }
-            let blobs = match (with_blobs, &options.bucket) {
-                (false, _) => None,
-                (true, None) => {
+            let blobs = match (blobs_up_to, &options.bucket) {
+                (None, _) => None,
+                (Some(_), None) => {
                     return Err(LocalError::Usage(
                         "--store aws needs --bucket (or UPLOAD_TOKENS_BUCKET) for uploads".into(),
                     ));
                 }
-                (true, Some(bucket)) => {
+                (Some(max_file_bytes), Some(bucket)) => {
                     let s3 = aws_sdk_s3::Client::from_conf(
                         aws_sdk_s3::config::Builder::from(&config)
                             .force_path_style(std::env::var("AWS_ENDPOINT_URL").is_ok())
@@ -136,8 +137,7 @@ pub async fn open_stores(
                         ensure_bucket(&s3, bucket).await?;
                     }
                     Some(Blobs::S3(Arc::new(
-                        S3BlobStore::new(s3, bucket.clone())
-                            .for_files_up_to(options.max_upload_bytes),
+                        S3BlobStore::new(s3, bucket.clone()).for_files_up_to(max_file_bytes),
                     )))
                 }
             };

@@ -78,7 +78,7 @@ struct Shared {
 /// Opens the stores, ensures the default project, binds `options.addr` and serves in the
 /// background.
 pub async fn start(options: Options) -> Result<Server, LocalError> {
-    let (store, blobs) = open_stores(&options.store, true).await?;
+    let (store, blobs) = open_stores(&options.store, Some(options.max_upload_bytes)).await?;
     let blobs = blobs.ok_or_else(|| LocalError::Usage("no blob store".into()))?;
     let public_url = match &options.public_url {
         Some(url) => Some(

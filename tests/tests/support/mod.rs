@@ -104,8 +104,8 @@ impl Deployment {
         let table = table_name("gw");
         let bucket = table.to_lowercase();
         // The AWS store ignores the data directory.
-        let store_options = options(&workspace(), StoreKind::Aws, Some(table.clone())).store;
-        let (store, _) = local_api::open_stores(&store_options, true)
+        let opts = options(&workspace(), StoreKind::Aws, Some(table.clone()));
+        let (store, _) = local_api::open_stores(&opts.store, Some(opts.max_upload_bytes))
             .await
             .expect("table and bucket created");
         let key = ApiKey::generate();
