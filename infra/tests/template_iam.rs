@@ -32,12 +32,21 @@ use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord};
 
 /// Grants a function holds although the scenario below cannot make it use them, and why.
-const RARE_PATHS: &[(&str, &str, &str, &str)] = &[(
-    "create-token",
-    "GetItem",
-    "TOKEN#",
-    "a create the SDK retried after a lost reply reads its own token back (usecases/tokens.rs)",
-)];
+const RARE_PATHS: &[(&str, &str, &str, &str)] = &[
+    (
+        "create-token",
+        "GetItem",
+        "TOKEN#",
+        "a create the SDK retried after a lost reply reads its own token back (usecases/tokens.rs)",
+    ),
+    (
+        "upload",
+        "DeleteItem",
+        "VIDEO#",
+        "a chunk that meets an abandoned upload removes it (usecases/abandoned.rs; tested in \
+         shared/tests/abandoned_uploads.rs)",
+    ),
+];
 
 /// What a function may do, or did: an action on the table or on an index, for keys with a
 /// prefix.

@@ -149,7 +149,7 @@ async fn a_duplicate_last_chunk_after_completion_keeps_the_blob() {
 }
 
 #[tokio::test]
-async fn a_chunk_past_a_missing_partial_file_is_refused() {
+async fn a_chunk_past_a_missing_partial_file_finds_the_blob_gone() {
     let Some(h) = setup().await else { return };
     let progress = BlobProgress {
         written: 10,
@@ -160,7 +160,7 @@ async fn a_chunk_past_a_missing_partial_file_is_refused() {
         .append("videos/vi2", &progress, Bytes::from_static(b"tail"), false)
         .await;
     assert!(
-        matches!(appended, Err(StoreError::Corrupt(_))),
+        matches!(appended, Err(StoreError::BlobGone(_))),
         "{appended:?}"
     );
     assert!(

@@ -42,6 +42,7 @@ impl Subject {
             blobs: &self.blobs,
             clock: &self.clock,
             max_file_bytes: 1 << 40,
+            abandon_after: upload_tokens_core::store::DEFAULT_ABANDON_AFTER,
         }
     }
 

@@ -107,6 +107,7 @@ async fn uploading_of(config: &Config, token: &str) -> usize {
         table: None,
         bucket: None,
         create_table: false,
+        abandoned_upload_days: 7,
     };
     if let Some((table, _)) = &config.aws {
         options.store = local_api::StoreKind::Aws;

@@ -40,6 +40,23 @@ pub const BUCKET_ENV: &str = "BUCKET_NAME";
 pub const MAX_UPLOAD_BYTES_ENV: &str = "MAX_UPLOAD_BYTES";
 /// Optional: `Access-Control-Allow-Origin` of /upload (default `*`).
 pub const ALLOW_ORIGIN_ENV: &str = "ALLOW_ORIGIN";
+/// Optional: days without a chunk after which an unfinished upload is abandoned (default 7;
+/// the bucket's lifecycle rules use the same number).
+pub const ABANDONED_UPLOAD_DAYS_ENV: &str = "ABANDONED_UPLOAD_DAYS";
+
+/// The abandoned-upload period from `ABANDONED_UPLOAD_DAYS`, or the default.
+fn abandon_after_from_env() -> Result<std::time::Duration, InitError> {
+    match std::env::var(ABANDONED_UPLOAD_DAYS_ENV) {
+        Err(_) => Ok(upload_tokens_core::store::DEFAULT_ABANDON_AFTER),
+        Ok(days) => match days.parse::<u64>() {
+            Ok(days @ 1..=3650) => Ok(std::time::Duration::from_secs(days * 24 * 3600)),
+            _ => Err(InitError::Env {
+                name: ABANDONED_UPLOAD_DAYS_ENV,
+                problem: "must be a number of days from 1 to 3650",
+            }),
+        },
+    }
+}
 
 /// Why a function could not start (reported by the runtime as an init error).
 #[derive(Debug, thiserror::Error)]
@@ -70,10 +87,10 @@ fn required_env(name: &'static str) -> Result<String, InitError> {
 /// The DynamoDB store on `TABLE_NAME`.
 pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, InitError> {
     let table = required_env(TABLE_ENV)?;
-    Ok(Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(config),
-        table,
-    )))
+    Ok(Arc::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table)
+            .abandoning_uploads_after(abandon_after_from_env()?),
+    ))
 }
 
 /// Where a function gets its signer: over keys from Secrets Manager or the environment
@@ -226,7 +243,8 @@ async fn serve_media<K: KeySource>(
     .await
 }
 
-/// Media settings from `MAX_UPLOAD_BYTES` and `ALLOW_ORIGIN` (defaults otherwise).
+/// Media settings from `MAX_UPLOAD_BYTES`, `ALLOW_ORIGIN` and `ABANDONED_UPLOAD_DAYS`
+/// (defaults otherwise).
 pub fn settings_from_env() -> Result<MediaSettings, InitError> {
     let mut settings = MediaSettings::default();
     if let Ok(max) = std::env::var(MAX_UPLOAD_BYTES_ENV) {
@@ -238,6 +256,7 @@ pub fn settings_from_env() -> Result<MediaSettings, InitError> {
     if let Ok(origin) = std::env::var(ALLOW_ORIGIN_ENV) {
         settings.allow_origin = origin;
     }
+    settings.abandon_after = abandon_after_from_env()?;
     Ok(settings)
 }
 

@@ -26,6 +26,17 @@ use upload_tokens_core::store::embedded::EmbeddedStore;
 use upload_tokens_core::store::s3::S3BlobStore;
 use upload_tokens_core::store::{Store, StoreError};
 
+/// The stores [`open_stores`] opened.
+pub struct Opened {
+    /// The state.
+    pub store: Arc<dyn Store>,
+    /// The bytes, when asked for.
+    pub blobs: Option<Blobs>,
+    /// The same store when it is the embedded one, which the server sweeps for abandoned
+    /// uploads itself (on AWS, DynamoDB's TTL and the bucket's lifecycle rules do).
+    pub embedded: Option<Arc<EmbeddedStore>>,
+}
+
 /// Where uploaded files go.
 #[derive(Clone)]
 pub enum Blobs {
@@ -89,7 +100,7 @@ pub enum LocalError {
 /// Opens the store the options name: SQLite in the data directory, or the DynamoDB table
 /// (configured the standard AWS way: `AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
 pub async fn open_store(options: &StoreOptions) -> Result<Arc<dyn Store>, LocalError> {
-    Ok(open_stores(options, None).await?.0)
+    Ok(open_stores(options, None).await?.store)
 }
 
 /// Opens the store and, with `blobs_up_to` (the largest file accepted), the blob store: files
@@ -98,10 +109,10 @@ pub async fn open_store(options: &StoreOptions) -> Result<Arc<dyn Store>, LocalE
 pub async fn open_stores(
     options: &StoreOptions,
     blobs_up_to: Option<u64>,
-) -> Result<(Arc<dyn Store>, Option<Blobs>), LocalError> {
+) -> Result<Opened, LocalError> {
     match options.store {
         StoreKind::Embedded => {
-            let store = Arc::new(EmbeddedStore::open(&options.data_dir)?);
+            let embedded = Arc::new(EmbeddedStore::open(&options.data_dir)?);
             let blobs = if blobs_up_to.is_some() {
                 Some(Blobs::Files(Arc::new(FileBlobStore::new(
                     options.data_dir.join("blobs"),
@@ -109,7 +120,11 @@ pub async fn open_stores(
             } else {
                 None
             };
-            Ok((store, blobs))
+            Ok(Opened {
+                store: embedded.clone(),
+                blobs,
+                embedded: Some(embedded),
+            })
         }
         StoreKind::Aws => {
             let table = options.table.clone().ok_or_else(|| {
@@ -141,7 +156,13 @@ pub async fn open_stores(
                     )))
                 }
             };
-            Ok((Arc::new(DynamoStore::new(client, table)), blobs))
+            let store =
+                DynamoStore::new(client, table).abandoning_uploads_after(options.abandon_after());
+            Ok(Opened {
+                store: Arc::new(store),
+                blobs,
+                embedded: None,
+            })
         }
     }
 }

@@ -35,6 +35,19 @@ pub struct StoreOptions {
     /// With --store aws: create the table (and bucket) if missing (handy against moto).
     #[arg(long, env = "UPLOAD_TOKENS_CREATE_TABLE")]
     pub create_table: bool,
+
+    /// Days without a chunk after which an unfinished upload is abandoned: resuming it answers
+    /// 404, and it is removed (the embedded store is swept hourly; on AWS, by DynamoDB's TTL).
+    #[arg(long, env = "UPLOAD_TOKENS_ABANDONED_UPLOAD_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub abandoned_upload_days: u64,
+}
+
+impl StoreOptions {
+    /// The abandoned-upload period.
+    pub fn abandon_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.abandoned_upload_days * 24 * 3600)
+    }
 }
 
 /// Serve every upload-tokens endpoint locally.
@@ -131,6 +144,7 @@ impl Options {
                 table: None,
                 bucket: None,
                 create_table: false,
+                abandoned_upload_days: 7,
             },
         }
     }

@@ -43,6 +43,7 @@ pub struct Server {
     pub certificate: Option<PathBuf>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    sweeper: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -58,6 +59,9 @@ impl Server {
 
     /// Stops accepting connections, lets requests in flight finish, and returns.
     pub async fn stop(self) -> std::io::Result<()> {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
         let _ = self.shutdown.send(());
         self.task
             .await
@@ -78,8 +82,11 @@ struct Shared {
 /// Opens the stores, ensures the default project, binds `options.addr` and serves in the
 /// background.
 pub async fn start(options: Options) -> Result<Server, LocalError> {
-    let (store, blobs) = open_stores(&options.store, Some(options.max_upload_bytes)).await?;
-    let blobs = blobs.ok_or_else(|| LocalError::Usage("no blob store".into()))?;
+    let opened = open_stores(&options.store, Some(options.max_upload_bytes)).await?;
+    let store = opened.store;
+    let blobs = opened
+        .blobs
+        .ok_or_else(|| LocalError::Usage("no blob store".into()))?;
     let public_url = match &options.public_url {
         Some(url) => Some(
             handlers::parse_public_url(url)
@@ -107,9 +114,17 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
             public_url,
             trust_proxy: options.trust_proxy,
             listen_url: None,
+            abandon_after: options.store.abandon_after(),
             ..MediaSettings::default()
         },
     };
+    let sweeper = opened.embedded.map(|embedded| {
+        tokio::spawn(sweep_abandoned(
+            embedded,
+            blobs.as_store(),
+            options.store.abandon_after(),
+        ))
+    });
     let listener = tokio::net::TcpListener::bind(&options.addr)
         .await
         .map_err(|source| LocalError::Bind {
@@ -198,7 +213,40 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         certificate,
         shutdown,
         task,
+        sweeper,
     })
+}
+
+/// How often the embedded store is swept for abandoned uploads (and once at start).
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Removes the embedded store's abandoned uploads, now and every [`SWEEP_EVERY`].
+async fn sweep_abandoned(
+    store: Arc<upload_tokens_core::store::embedded::EmbeddedStore>,
+    blobs: Arc<dyn upload_tokens_core::store::blob::BlobStore>,
+    after: Duration,
+) {
+    loop {
+        match store.unfinished_uploads().await {
+            Ok(candidates) => {
+                let removed = upload_tokens_core::usecases::abandoned::sweep(
+                    store.as_ref(),
+                    blobs.as_ref(),
+                    &SystemClock,
+                    after,
+                    candidates,
+                )
+                .await;
+                if removed > 0 {
+                    tracing::info!(removed, "abandoned uploads removed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %upload_tokens_core::internal::ErrorChain(&e), "abandoned uploads not swept");
+            }
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
 }
 
 /// `scheme://address` links fall back to; an unspecified address (0.0.0.0, ::) becomes the

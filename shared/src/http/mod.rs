@@ -76,6 +76,9 @@ pub struct MediaSettings {
     /// `scheme://address` the server listens on: links fall back to it (`http://127.0.0.1`
     /// when unset). Never taken from the request.
     pub listen_url: Option<String>,
+    /// How long an unfinished upload may go without a chunk before it is abandoned and removed
+    /// (default 7 days).
+    pub abandon_after: std::time::Duration,
 }
 
 impl Default for MediaSettings {
@@ -87,6 +90,7 @@ impl Default for MediaSettings {
             public_url: None,
             trust_proxy: false,
             listen_url: None,
+            abandon_after: crate::store::DEFAULT_ABANDON_AFTER,
         }
     }
 }

@@ -37,6 +37,7 @@ pub(super) async fn upload(app: &AppWithBlobs, call: Call) -> Result<Response, A
         blobs: app.blobs.as_ref(),
         clock: app.app.clock.as_ref(),
         max_file_bytes: app.settings.max_file_bytes,
+        abandon_after: app.settings.abandon_after,
     };
     let accepted = chunks::accept_upload_chunk(
         deps,

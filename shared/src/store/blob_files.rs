@@ -114,8 +114,9 @@ fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(),
                     .open(&partial)
                     .map_err(StoreError::backend)?
             }
+            // Removed (by the abandoned-upload sweep, or by hand) while its record remained.
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(StoreError::Corrupt(format!(
+                return Err(StoreError::BlobGone(format!(
                     "partial blob {} is missing",
                     partial.display()
                 )));

@@ -354,6 +354,29 @@ impl TokenReader for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// Every unfinished upload (through the partial index on unfinished uploads: as many rows
+    /// as there are uploads under way, never the completed ones): what the abandoned-upload
+    /// sweep looks through.
+    pub async fn unfinished_uploads(&self) -> Result<Vec<VideoRecord>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT record, version FROM videos INDEXED BY videos_uploading_by_token
+                     WHERE uploading = 1",
+                )
+                .map_err(StoreError::backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(StoreError::backend)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(StoreError::backend)?;
+            rows.iter()
+                .map(|(record, version)| video_from_row(record, *version))
+                .collect()
+        })
+        .await
+    }
+
     async fn token_where(
         &self,
         id: &TokenId,

@@ -25,7 +25,9 @@ use crate::domain::{KeyId, ListQuery, ProjectId, ReceivedChunk, TokenId, UploadT
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use records::{ApiKeyRecord, RefreshRecord, TokenPage, VideoRecord, WriteLease};
+pub use records::{
+    ApiKeyRecord, DEFAULT_ABANDON_AFTER, RefreshRecord, TokenPage, VideoRecord, WriteLease,
+};
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,10 @@ pub enum StoreError {
     /// data nor a backend failure.
     #[error(transparent)]
     Internal(#[from] crate::internal::InternalError),
+    /// The stored bytes of an unfinished upload are gone: cleaned up (by the bucket's lifecycle
+    /// rules or the abandoned-upload sweep) while its record was still there.
+    #[error("the stored bytes of this upload are gone: {0}")]
+    BlobGone(String),
     /// The backend failed (network, throttling, disk...). The source carries the details for the
     /// log; clients only ever see a generic 500.
     #[error("store backend failed")]

@@ -77,4 +77,29 @@ impl VideoRecord {
     pub fn is_uploading(&self) -> bool {
         !self.progress.completed
     }
+
+    /// Whether this is an abandoned upload at `now`: unfinished, nobody writing it, and no
+    /// change (no chunk) for `after`. Such an upload is cleaned up and never resumed.
+    pub fn is_abandoned(&self, now: DateTime<Utc>, after: std::time::Duration) -> bool {
+        let after = chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::MAX);
+        self.is_uploading()
+            && self.lease.as_ref().is_none_or(|l| l.until <= now)
+            && self
+                .video
+                .updated_at
+                .checked_add_signed(after)
+                .is_some_and(|deadline| deadline <= now)
+    }
+
+    /// When this upload becomes abandoned if nothing happens to it (`None` once complete).
+    pub fn abandoned_at(&self, after: std::time::Duration) -> Option<DateTime<Utc>> {
+        let after = chrono::TimeDelta::from_std(after).ok()?;
+        self.is_uploading()
+            .then(|| self.video.updated_at.checked_add_signed(after))
+            .flatten()
+    }
 }
+
+/// How long an unfinished upload may go without a chunk before it is abandoned (7 days).
+pub const DEFAULT_ABANDON_AFTER: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 3600);

@@ -19,6 +19,7 @@ use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES, part_bytes_for};
 use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -84,7 +85,14 @@ impl S3BlobStore {
             .range(format!("bytes=0-{}", progress.staged - 1))
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(|e| {
+                // Expired by the bucket's lifecycle rule while the upload's record remained.
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    StoreError::BlobGone(format!("staged remainder {staged_key}"))
+                } else {
+                    StoreError::backend(e)
+                }
+            })?;
         let bytes = out
             .body
             .collect()
@@ -193,6 +201,30 @@ impl S3BlobStore {
             }
         }
         Ok(())
+    }
+
+    /// Whether the multipart upload `upload_id` of `key` no longer exists (completed or
+    /// aborted).
+    async fn upload_is_gone(&self, key: &str, upload_id: &str) -> Result<bool, StoreError> {
+        match self
+            .client
+            .list_parts()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .max_parts(1)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.code() == Some("NoSuchUpload")) =>
+            {
+                Ok(true)
+            }
+            Err(e) => Err(StoreError::backend(e)),
+        }
     }
 
     /// Whether an object exists under `key`.
@@ -401,11 +433,21 @@ impl BlobStore for S3BlobStore {
                 // crash between the completion and the state write): S3 says NoSuchUpload,
                 // moto a 500, and the object is in place. Its first bytes are the committed
                 // parts: copy them into a new upload and go on from there.
-                if let Failed(e) = refused {
-                    if !self.exists(key).await? {
-                        return Err(e);
-                    }
-                    tracing::warn!(error = %crate::internal::ErrorChain(&e), key, "part refused; the object exists");
+                if !self.exists(key).await? {
+                    // Aborted by the bucket's lifecycle rule while the upload's record
+                    // remained: its parts are lost. (moto answers such a part with a 500
+                    // rather than NoSuchUpload: ask about the upload itself.)
+                    let gone = match &refused {
+                        UploadGone => true,
+                        Failed(_) => self.upload_is_gone(key, &upload_id).await?,
+                    };
+                    return Err(match refused {
+                        Failed(e) if !gone => e,
+                        _ => StoreError::BlobGone(format!("the multipart upload of {key}")),
+                    });
+                }
+                if let Failed(e) = &refused {
+                    tracing::warn!(error = %crate::internal::ErrorChain(e), key, "part refused; the object exists");
                 }
                 let (id, parts) = self.reopen(key, progress).await?;
                 next.upload_id = Some(id.clone());

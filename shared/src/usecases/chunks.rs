@@ -5,6 +5,7 @@
 //! the progress.
 
 use super::UseCaseError;
+use super::abandoned;
 use super::lease::Leases;
 use super::retry::{Attempt, until_done};
 use crate::domain::{
@@ -29,6 +30,8 @@ pub struct ChunkDeps<'a> {
     pub clock: &'a dyn Clock,
     /// Largest file accepted, in bytes.
     pub max_file_bytes: u64,
+    /// How long an unfinished upload may go without a chunk before it is abandoned.
+    pub abandon_after: Duration,
 }
 
 impl<'a> ChunkDeps<'a> {
@@ -186,6 +189,11 @@ async fn write_once(
     let write = deps.blobs.append(&key, &before, bytes, last);
     let blob = match leases.write_under(&mut held, write).await {
         Ok(blob) => blob,
+        Err(UseCaseError::Store(StoreError::BlobGone(what))) => {
+            tracing::warn!(video = %held.record.video.id, what, "an unfinished upload's bytes are gone");
+            abandoned::remove(deps.videos, deps.blobs, &held.record).await?;
+            return Err(UseCaseError::UploadTargetNotFound(abandoned::GONE));
+        }
         Err(e) => {
             leases.release(&held.record).await;
             return Err(e);
@@ -265,12 +273,23 @@ async fn named_video(
 ) -> Result<VideoRecord, UseCaseError> {
     let id = VideoId::parse(video)
         .map_err(|_| UseCaseError::UploadTargetNotFound("no video has this videoId"))?;
-    match deps.videos.get_video(&id).await? {
-        Some(record) if record.video.project_id == token.project_id => Ok(record),
-        _ => Err(UseCaseError::UploadTargetNotFound(
-            "no video of this token's project has this videoId",
-        )),
+    for _ in 0..2 {
+        match deps.videos.get_video(&id).await? {
+            Some(record) if record.video.project_id == token.project_id => {
+                if !record.is_abandoned(deps.clock.now(), deps.abandon_after) {
+                    return Ok(record);
+                }
+                if abandoned::remove(deps.videos, deps.blobs, &record).await? {
+                    return Err(UseCaseError::UploadTargetNotFound(abandoned::GONE));
+                }
+                // It changed meanwhile: read it again.
+            }
+            _ => break,
+        }
     }
+    Err(UseCaseError::UploadTargetNotFound(
+        "no video of this token's project has this videoId",
+    ))
 }
 
 /// What a first chunk finds among the token's uploads.
@@ -297,6 +316,10 @@ async fn earlier_first_chunk(
         let Some(latest) = deps.videos.latest_video_of_token(&token.id).await? else {
             return Ok(None);
         };
+        if latest.is_abandoned(deps.clock.now(), deps.abandon_after) {
+            abandoned::remove(deps.videos, deps.blobs, &latest).await?;
+            return Ok(None);
+        }
         match latest.progress.chunk_count {
             0 if latest.progress.completed => return Ok(None),
             0 => match &latest.lease {
@@ -367,7 +390,20 @@ async fn continued_upload(
     token: &UploadToken,
     range: &ContentRange,
 ) -> Result<VideoRecord, UseCaseError> {
-    let uploads = deps.videos.uploading_videos_of_token(&token.id).await?;
+    let mut uploads = deps.videos.uploading_videos_of_token(&token.id).await?;
+    let now = deps.clock.now();
+    let (gone, live): (Vec<_>, Vec<_>) = uploads
+        .drain(..)
+        .partition(|r| r.is_abandoned(now, deps.abandon_after));
+    abandoned::sweep(
+        deps.videos,
+        deps.blobs,
+        deps.clock,
+        deps.abandon_after,
+        gone,
+    )
+    .await;
+    let uploads = live;
     let continues = |r: &&VideoRecord| {
         let p = &r.progress;
         match *range {

@@ -9,10 +9,12 @@
 //! - [`chunks`]: the upload machinery (find the target video, judge a chunk, append its bytes,
 //!   commit conditionally), shared by every way bytes come in.
 //! - [`lease`]: a video's write lease, under which its bytes move.
+//! - [`abandoned`]: removing uploads abandoned midway.
 //!
 //! Every conditional write that can lose to a concurrent writer goes through one retry loop
 //! ([`retry`]).
 
+pub mod abandoned;
 pub mod chunks;
 mod error;
 pub mod identity;

@@ -105,9 +105,10 @@ impl Deployment {
         let bucket = table.to_lowercase();
         // The AWS store ignores the data directory.
         let opts = options(&workspace(), StoreKind::Aws, Some(table.clone()));
-        let (store, _) = local_api::open_stores(&opts.store, Some(opts.max_upload_bytes))
+        let store = local_api::open_stores(&opts.store, Some(opts.max_upload_bytes))
             .await
-            .expect("table and bucket created");
+            .expect("table and bucket created")
+            .store;
         let key = ApiKey::generate();
         store
             .insert_api_key(&ApiKeyRecord {

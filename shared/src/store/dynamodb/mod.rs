@@ -34,6 +34,8 @@ use std::collections::HashMap;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long an unfinished upload's item lives without a change: its TTL.
+    abandon_after: std::time::Duration,
 }
 
 /// Largest number of items asked for in one Query page.
@@ -45,7 +47,15 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            abandon_after: crate::store::DEFAULT_ABANDON_AFTER,
         }
+    }
+
+    /// Unfinished uploads' items expire (native TTL) `after` their last change rather than
+    /// the default 7 days: the abandoned-upload period, as the bucket's lifecycle rules have it.
+    pub fn abandoning_uploads_after(mut self, after: std::time::Duration) -> Self {
+        self.abandon_after = after;
+        self
     }
 
     /// The table's name.

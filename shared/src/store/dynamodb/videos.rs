@@ -42,8 +42,14 @@ fn uploads_pk(token: &TokenId) -> String {
     format!("UPLOADS#{token}")
 }
 
-fn video_item(record: &VideoRecord) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    Ok(HashMap::from([
+/// The item of `record`. An unfinished upload's carries native TTL at the moment it becomes
+/// abandoned (reads do not wait for it: the use cases check the period themselves); a complete
+/// video's none.
+fn video_item(
+    record: &VideoRecord,
+    abandon_after: std::time::Duration,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let mut item = HashMap::from([
         (PK.to_owned(), attr::s(video_pk(&record.video.id))),
         (
             PROJECT_ID.to_owned(),
@@ -51,7 +57,11 @@ fn video_item(record: &VideoRecord) -> Result<HashMap<String, AttributeValue>, S
         ),
         (VERSION.to_owned(), attr::n(record.version)),
         (RECORD.to_owned(), attr::s(stored::encode_video(record)?)),
-    ]))
+    ]);
+    if let Some(at) = record.abandoned_at(abandon_after) {
+        item.insert(TTL_ATTRIBUTE.to_owned(), attr::n(at.timestamp()));
+    }
+    Ok(item)
 }
 
 fn decode(item: &HashMap<String, AttributeValue>) -> Result<VideoRecord, StoreError> {
@@ -115,7 +125,7 @@ impl VideoStore for DynamoStore {
     async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(video_item(record)?))
+            .set_item(Some(video_item(record, self.abandon_after)?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
@@ -161,7 +171,7 @@ impl VideoStore for DynamoStore {
             .version
             .checked_sub(1)
             .ok_or_else(|| InternalError::new("update_video without a new version"))?;
-        let item = video_item(record)?;
+        let item = video_item(record, self.abandon_after)?;
         let Some((index, chunk)) = chunk else {
             let result = self
                 .client
