@@ -46,8 +46,13 @@ pub fn options(data_dir: &std::path::Path, kind: StoreKind, table: Option<String
     options
 }
 
-/// Starts a server (panics with the reason if it cannot).
+/// Starts a server (panics with the reason if it cannot). Its warnings and errors go to the
+/// test's output, shown when the test fails.
 pub async fn start(options: Options) -> Server {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .try_init();
     local_api::start(options)
         .await
         .expect("local server starts")
