@@ -1,23 +1,43 @@
 //! `template.yaml` gives each function DynamoDB access only under `dynamodb:LeadingKeys`: per
-//! action, the partition-key prefixes that function's code uses, and nothing more.
+//! action, the partition-key prefixes that function's code uses, and nothing more; and S3 access
+//! only to what its code asks of the bucket.
 //!
 //! Statically: every DynamoDB statement of every function carries a
 //! `ForAllValues:StringLike` condition on `dynamodb:LeadingKeys` naming known prefixes (there is
 //! no exception: the only indexes, queried by `list-tokens`, are keyed by `TOKENS#<project>`,
 //! which has a prefix like any `pk`); nothing may Scan (`ForAllValues` holds vacuously for a
-//! request without keys); the upload function reaches neither API keys nor sessions.
+//! request without keys); the upload function reaches neither API keys nor sessions. Every S3
+//! statement is an unconditional `Allow` of `s3:` actions on the bucket (`!GetAtt Bucket.Arn`)
+//! or on keys under it (`!Sub "${Bucket.Arn}/…"`).
 //!
-//! Against DynamoDB (moto): every function's routes are run through the route table with a
-//! client that records each request's action and partition keys (the index's for a Query on an
-//! index, which is what `dynamodb:LeadingKeys` is then), and every recorded access must be
-//! granted by that function's statements, and every grant used (or listed in [`RARE_PATHS`]
-//! with the reason it is needed).
+//! Against DynamoDB and S3 (moto): every function's routes are run through the route table
+//! with clients that record each request: for DynamoDB its action and partition keys (the
+//! index's for a Query on an index, which is what `dynamodb:LeadingKeys` is then); for S3 its
+//! operation, bucket and key, and its answer. The media functions store blobs with
+//! [`S3BlobStore`], sized as the Lambda functions size it, and the scenario takes an upload
+//! through every S3 path of that store: a whole file in one PutObject, 1 MiB chunks staged until
+//! they make a part, a first chunk that is a part by itself, a multipart upload completed but
+//! not committed (reopened with UploadPartCopy), parts aborted and a staged remainder expired
+//! behind the store's back as the lifecycle rules do (the upload is removed, 404), download links
+//! (presigned GetObject), and deletes of unfinished (abort) and complete uploads. Each S3 request is mapped to the IAM actions and resources AWS
+//! documents for it ([`s3_needs`]), including `s3:ListBucket` on the bucket for a GetObject or
+//! HeadObject answered 404: without it S3 answers 403, and the store could not tell an object
+//! the lifecycle rules removed from a failure. Every recorded access, DynamoDB and S3, must be
+//! granted by that function's statements (IAM wildcards, the template's bucket resolved to the
+//! test's), and every grant used (or listed in [`RARE_PATHS`] or [`S3_UNUSED_GRANTS`] with the
+//! reason it is there; an entry the scenario does use is an error too).
+//!
+//! moto evaluates no IAM: what is checked is the template against the requests, not IAM's
+//! decisions; the mapping of operations to actions is this file's, from AWS's documentation.
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,24 +47,67 @@ use upload_tokens_core::domain::{KeyId, ProjectId, SystemClock};
 use upload_tokens_core::http::{
     App, AppWithBlobs, MEDIA_ROUTES, MediaSettings, Response, RouteSet, TOKEN_ROUTES,
 };
-use upload_tokens_core::store::blob_files::FileBlobStore;
 use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
+use upload_tokens_core::store::s3::S3BlobStore;
 use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord};
 
+const MIB: usize = 1024 * 1024;
+
 /// Grants a function holds although the scenario below cannot make it use them, and why.
-const RARE_PATHS: &[(&str, &str, &str, &str)] = &[
+const RARE_PATHS: &[(&str, &str, &str, &str)] = &[(
+    "create-token",
+    "GetItem",
+    "TOKEN#",
+    "a create the SDK retried after a lost reply reads its own token back (usecases/tokens.rs)",
+)];
+
+/// S3 grants no request of the scenario below uses, and why each is there: (function, action,
+/// resource as the template writes it, reason).
+const S3_UNUSED_GRANTS: &[(&str, &str, &str, &str)] = &[
     (
-        "create-token",
-        "GetItem",
-        "TOKEN#",
-        "a create the SDK retried after a lost reply reads its own token back (usecases/tokens.rs)",
+        "upload",
+        "s3:AbortMultipartUpload",
+        "${Bucket.Arn}/staging/videos/*",
+        "not needed: a staged remainder is a single object, never a multipart upload; the \
+         statement gives both its prefixes all its actions",
     ),
     (
         "upload",
-        "DeleteItem",
-        "VIDEO#",
-        "a chunk that meets an abandoned upload removes it (usecases/abandoned.rs; tested in \
-         shared/tests/abandoned_uploads.rs)",
+        "s3:ListMultipartUploadParts",
+        "${Bucket.Arn}/staging/videos/*",
+        "not needed: a staged remainder is a single object, never a multipart upload; the \
+         statement gives both its prefixes all its actions",
+    ),
+    (
+        "delete-video",
+        "s3:AbortMultipartUpload",
+        "${Bucket.Arn}/staging/videos/*",
+        "not needed: a staged remainder is a single object, never a multipart upload; the \
+         statement gives both its prefixes all its actions",
+    ),
+];
+
+/// The S3 operations the scenario below makes each function ask for: every one the blob store
+/// (shared/src/store/s3.rs) uses, by the upload function.
+const S3_OPERATIONS: &[(&str, &[&str])] = &[
+    ("delete-video", &["AbortMultipartUpload", "DeleteObject"]),
+    ("get-video", &["GetObject"]),
+    ("update-video", &["GetObject"]),
+    (
+        "upload",
+        &[
+            "AbortMultipartUpload",
+            "CompleteMultipartUpload",
+            "CreateMultipartUpload",
+            "DeleteObject",
+            "GetObject",
+            "HeadObject",
+            "ListMultipartUploads",
+            "ListParts",
+            "PutObject",
+            "UploadPart",
+            "UploadPartCopy",
+        ],
     ),
 ];
 
@@ -220,6 +283,160 @@ fn the_upload_function_reaches_neither_api_keys_nor_sessions() {
     }
 }
 
+/// The ARN of the bucket `!GetAtt Bucket.Arn` names, for a bucket called `bucket`.
+fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// An S3 resource as the template writes it (`${Bucket.Arn}` for `!GetAtt Bucket.Arn`, the
+/// `!Sub` string otherwise) and resolved to the ARN of `bucket`.
+fn s3_resource(resource: &Value, bucket: &str) -> (String, String) {
+    let written = match resource {
+        Value::Tagged(tagged) => match (tagged.tag.to_string().as_str(), tagged.value.as_str()) {
+            ("!GetAtt", Some("Bucket.Arn")) => "${Bucket.Arn}".to_owned(),
+            ("!Sub", Some(text)) if text.starts_with("${Bucket.Arn}") => text.to_owned(),
+            other => panic!("unexpected S3 resource {other:?}"),
+        },
+        other => panic!("an S3 resource must be the bucket or keys under it, not {other:?}"),
+    };
+    let resolved = written.replace("${Bucket.Arn}", &bucket_arn(bucket));
+    assert!(
+        !resolved.contains("${"),
+        "{written}: only ${{Bucket.Arn}} is resolved"
+    );
+    (written, resolved)
+}
+
+/// One S3 statement: its actions (with `s3:`) and its resources, as written and resolved.
+#[derive(Debug)]
+struct S3Statement {
+    actions: Vec<String>,
+    resources: Vec<(String, String)>,
+}
+
+/// Every function (by binary) and its S3 statements (none for most), checking the shape of
+/// each: an unconditional Allow of `s3:` actions only, on the bucket or keys under it.
+fn s3_statements(template: &Value, bucket: &str) -> BTreeMap<String, Vec<S3Statement>> {
+    let mut functions = BTreeMap::new();
+    for (name, resource) in template["Resources"].as_mapping().expect("resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("every function names its binary")
+            .to_owned();
+        let mut statements = Vec::new();
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .expect("every function has inline policies")
+        {
+            for statement in policy["Statement"].as_sequence().expect("statements") {
+                let place = format!("{name:?} ({binary})");
+                for key in ["NotAction", "NotResource", "Principal", "NotPrincipal"] {
+                    assert!(
+                        statement.get(key).is_none(),
+                        "{place}: {key} is not checked"
+                    );
+                }
+                let Some(actions) = statement["Action"].as_sequence() else {
+                    // Secrets Manager and the like; a lone S3 action would be a bug here.
+                    let lone = statement["Action"].as_str().unwrap_or_default();
+                    assert!(!lone.starts_with("s3:"), "{place}: write {lone} as a list");
+                    continue;
+                };
+                let actions: Vec<String> = actions
+                    .iter()
+                    .map(|a| a.as_str().expect("an action").to_owned())
+                    .collect();
+                if !actions.iter().any(|a| a.starts_with("s3:")) {
+                    continue;
+                }
+                let place = format!("{place} {actions:?}");
+                assert!(
+                    actions.iter().all(|a| a.starts_with("s3:")),
+                    "{place}: S3 mixed with another service"
+                );
+                assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{place}");
+                assert!(
+                    statement.get("Condition").is_none(),
+                    "{place}: a Condition, which this test does not evaluate"
+                );
+                let resources = match &statement["Resource"] {
+                    Value::Sequence(list) => list.iter().map(|r| s3_resource(r, bucket)).collect(),
+                    one => vec![s3_resource(one, bucket)],
+                };
+                statements.push(S3Statement { actions, resources });
+            }
+        }
+        functions.insert(binary, statements);
+    }
+    functions
+}
+
+/// IAM's wildcard match: `*` any run of characters (`/` included), `?` any one.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+/// Whether an action pattern of a policy covers `action` (action names ignore case).
+fn action_matches(pattern: &str, action: &str) -> bool {
+    wildcard_match(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+#[test]
+fn iam_wildcards_match_as_iam_does() {
+    assert!(wildcard_match(
+        "arn:aws:s3:::b/videos/*",
+        "arn:aws:s3:::b/videos/v1/source"
+    ));
+    assert!(!wildcard_match(
+        "arn:aws:s3:::b/videos/*",
+        "arn:aws:s3:::b/staging/videos/v1"
+    ));
+    assert!(!wildcard_match("arn:aws:s3:::b/videos/*", "arn:aws:s3:::b"));
+    assert!(wildcard_match("arn:aws:s3:::b", "arn:aws:s3:::b"));
+    assert!(!wildcard_match("arn:aws:s3:::b", "arn:aws:s3:::bb"));
+    assert!(wildcard_match("a?c*", "abcdef"));
+    assert!(!wildcard_match("a?c", "ac"));
+    assert!(action_matches("s3:Get*", "s3:GetObject"));
+    assert!(action_matches("S3:getobject", "s3:GetObject"));
+    assert!(!action_matches("s3:GetObject", "s3:GetObjectAcl"));
+}
+
+#[test]
+fn every_s3_statement_is_an_allow_on_the_bucket_or_keys_under_it() {
+    let functions = s3_statements(&template(), "bucket");
+    let with_s3: Vec<&String> = functions
+        .iter()
+        .filter(|(_, statements)| !statements.is_empty())
+        .map(|(function, _)| function)
+        .collect();
+    assert_eq!(
+        with_s3,
+        ["delete-video", "get-video", "update-video", "upload"],
+        "the functions that touch the bucket"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the functions actually ask of DynamoDB (moto)
 // ---------------------------------------------------------------------------------------------
@@ -342,25 +559,361 @@ fn prefix_of(key: &str) -> String {
         )
 }
 
+// ---------------------------------------------------------------------------------------------
+// What the functions actually ask of S3 (moto)
+// ---------------------------------------------------------------------------------------------
+
+/// How an S3 request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// With this HTTP status.
+    Status(u16),
+    /// Never sent: a presigned request, handed to whoever follows the link.
+    Presigned,
+    /// It failed before an answer came.
+    Failed,
+}
+
+/// One S3 request as the client made it.
+#[derive(Debug, Clone)]
+struct S3Request {
+    operation: String,
+    bucket: String,
+    /// The object's key; empty for a request on the bucket.
+    key: String,
+    /// UploadPartCopy's source, `bucket/key`.
+    copy_source: Option<String>,
+    /// `None` until the request is over.
+    answer: Option<Answer>,
+}
+
+#[derive(Debug, Default)]
+struct S3Log {
+    requests: Vec<S3Request>,
+    /// A request began before the one before it ended: answers cannot be told apart.
+    overlapped: bool,
+}
+
+/// Records each S3 request's operation, bucket and key, and then its answer. The blob store
+/// makes its requests one at a time; [`S3Log::overlapped`] says if it ever did not.
+#[derive(Debug, Clone, Default)]
+struct S3Recorder(Arc<Mutex<S3Log>>);
+
+impl S3Recorder {
+    fn take(&self) -> S3Log {
+        std::mem::take(&mut *self.0.lock().expect("recorder lock"))
+    }
+}
+
+/// The request an operation's input describes.
+fn s3_request(context: &BeforeSerializationInterceptorContextRef<'_>) -> S3Request {
+    use aws_sdk_s3::operation::{
+        abort_multipart_upload::AbortMultipartUploadInput,
+        complete_multipart_upload::CompleteMultipartUploadInput,
+        create_multipart_upload::CreateMultipartUploadInput, delete_object::DeleteObjectInput,
+        get_object::GetObjectInput, head_object::HeadObjectInput,
+        list_multipart_uploads::ListMultipartUploadsInput, list_parts::ListPartsInput,
+        put_object::PutObjectInput, upload_part::UploadPartInput,
+        upload_part_copy::UploadPartCopyInput,
+    };
+    let input = context.input();
+    fn request(operation: &str, bucket: Option<&str>, key: Option<&str>) -> S3Request {
+        S3Request {
+            operation: operation.to_owned(),
+            bucket: bucket.unwrap_or("<no bucket>").to_owned(),
+            key: key.unwrap_or_default().to_owned(),
+            copy_source: None,
+            answer: None,
+        }
+    }
+    macro_rules! on_objects {
+        ($($input:ty => $operation:literal),* $(,)?) => {
+            $(
+                if let Some(i) = input.downcast_ref::<$input>() {
+                    return request($operation, i.bucket(), i.key());
+                }
+            )*
+        };
+    }
+    on_objects!(
+        PutObjectInput => "PutObject",
+        GetObjectInput => "GetObject",
+        HeadObjectInput => "HeadObject",
+        DeleteObjectInput => "DeleteObject",
+        CreateMultipartUploadInput => "CreateMultipartUpload",
+        UploadPartInput => "UploadPart",
+        CompleteMultipartUploadInput => "CompleteMultipartUpload",
+        AbortMultipartUploadInput => "AbortMultipartUpload",
+        ListPartsInput => "ListParts",
+    );
+    if let Some(i) = input.downcast_ref::<UploadPartCopyInput>() {
+        let mut copy = request("UploadPartCopy", i.bucket(), i.key());
+        copy.copy_source = i.copy_source().map(str::to_owned);
+        return copy;
+    }
+    if let Some(i) = input.downcast_ref::<ListMultipartUploadsInput>() {
+        return request("ListMultipartUploads", i.bucket(), None);
+    }
+    // Some other operation: named after its input type (`…Input { … }`).
+    let debug = format!("{input:?}");
+    let name = debug
+        .split_once("]:")
+        .map_or(debug.as_str(), |(_, rest)| rest)
+        .split([' ', '{'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches("Input");
+    request(name, None, None)
+}
+
+impl Intercept for S3Recorder {
+    fn name(&self) -> &'static str {
+        "S3AccessRecorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = s3_request(context);
+        let mut log = self.0.lock().expect("recorder lock");
+        if log.requests.iter().any(|r| r.answer.is_none()) {
+            log.overlapped = true;
+        }
+        log.requests.push(request);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let answer = match (context.response(), context.output_or_error()) {
+            (Some(response), _) => Answer::Status(response.status().as_u16()),
+            // Presigning stops before the request would be sent.
+            (None, None) => Answer::Presigned,
+            (None, Some(_)) => Answer::Failed,
+        };
+        let mut log = self.0.lock().expect("recorder lock");
+        if let Some(request) = log.requests.iter_mut().rev().find(|r| r.answer.is_none()) {
+            request.answer = Some(answer);
+        }
+        Ok(())
+    }
+}
+
+/// What IAM checks for one request: an action on a resource (ARN).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct S3Need {
+    action: String,
+    resource: String,
+    /// The request that needs it, for messages (video ids and offsets left out).
+    request: String,
+}
+
+/// `videos/<id>/…` with `{videoId}` for the id, and `.{end}` for a staged remainder's offset:
+/// what the messages show of a key, so that they name each kind of access once.
+fn generic(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut after_videos = false;
+    for segment in text.split('/') {
+        let segment = if after_videos {
+            "{videoId}".to_owned()
+        } else {
+            match segment.rsplit_once('.') {
+                Some((name, end)) if !end.is_empty() && end.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("{name}.{{end}}")
+                }
+                _ => segment.to_owned(),
+            }
+        };
+        after_videos = segment == "videos";
+        out.push(segment);
+    }
+    out.join("/")
+}
+
+/// The IAM actions and resources AWS documents for an S3 request (the "Permissions" of each
+/// operation in the Amazon S3 API Reference):
+/// - PutObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload: `s3:PutObject` on
+///   the object;
+/// - UploadPartCopy: `s3:PutObject` on the destination, `s3:GetObject` on the source object;
+/// - GetObject (sent, or presigned and followed by someone else under the signer's
+///   credentials), HeadObject: `s3:GetObject` on the object; and, if the object was missing
+///   (404), `s3:ListBucket` on the bucket, without which S3 answers 403 instead;
+/// - DeleteObject: `s3:DeleteObject`; AbortMultipartUpload: `s3:AbortMultipartUpload`;
+///   ListParts: `s3:ListMultipartUploadParts`, on the object;
+/// - ListMultipartUploads: `s3:ListBucketMultipartUploads` on the bucket.
+fn s3_needs(request: &S3Request) -> Vec<S3Need> {
+    let bucket = bucket_arn(&request.bucket);
+    let object = format!("{bucket}/{}", request.key);
+    let operation = request.operation.as_str();
+    let answer = match request.answer {
+        Some(Answer::Status(status)) => format!("answered {status}"),
+        Some(Answer::Presigned) => "presigned".to_owned(),
+        Some(Answer::Failed) => "failed".to_owned(),
+        None => "never answered".to_owned(),
+    };
+    let what = if request.key.is_empty() {
+        format!("{operation} on the bucket ({answer})")
+    } else {
+        format!("{operation} of {:?} ({answer})", generic(&request.key))
+    };
+    let need = |action: &str, resource: &str| S3Need {
+        action: action.to_owned(),
+        resource: resource.to_owned(),
+        request: what.clone(),
+    };
+    let mut needs = match operation {
+        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
+            vec![need("s3:PutObject", &object)]
+        }
+        "UploadPartCopy" => {
+            // `bucket/key`, perhaps with a leading `/` or a `?versionId=`.
+            let source = request.copy_source.as_deref().unwrap_or_default();
+            let source = source.trim_start_matches('/');
+            let source = source.split_once('?').map_or(source, |(path, _)| path);
+            vec![
+                need("s3:PutObject", &object),
+                need("s3:GetObject", &format!("arn:aws:s3:::{source}")),
+            ]
+        }
+        "GetObject" | "HeadObject" => vec![need("s3:GetObject", &object)],
+        "DeleteObject" => vec![need("s3:DeleteObject", &object)],
+        "AbortMultipartUpload" => vec![need("s3:AbortMultipartUpload", &object)],
+        "ListParts" => vec![need("s3:ListMultipartUploadParts", &object)],
+        "ListMultipartUploads" => vec![need("s3:ListBucketMultipartUploads", &bucket)],
+        other => vec![need(
+            &format!("<{other}: an operation this test maps to no IAM action>"),
+            &object,
+        )],
+    };
+    if matches!(operation, "GetObject" | "HeadObject")
+        && request.answer == Some(Answer::Status(404))
+    {
+        needs.push(need("s3:ListBucket", &bucket));
+    }
+    needs
+}
+
+/// What is wrong with the functions' S3 statements, given what each function needed: a need no
+/// statement grants, a grant no need uses (unless listed in [`S3_UNUSED_GRANTS`]), a listed grant
+/// that is used or not granted.
+fn s3_problems(
+    seen: &BTreeMap<String, BTreeSet<S3Need>>,
+    functions: &BTreeMap<String, Vec<S3Statement>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (function, needs) in seen {
+        let statements = functions.get(function).map_or(&[][..], Vec::as_slice);
+        for need in needs {
+            let granted = statements.iter().any(|s| {
+                s.actions.iter().any(|a| action_matches(a, &need.action))
+                    && s.resources
+                        .iter()
+                        .any(|(_, arn)| wildcard_match(arn, &need.resource))
+            });
+            if !granted {
+                problems.push(format!(
+                    "{function}: {} needs {} on {}, which its policy refuses",
+                    need.request,
+                    need.action,
+                    generic(&need.resource)
+                ));
+            }
+        }
+    }
+    let none = BTreeSet::new();
+    for (function, statements) in functions {
+        let needs = seen.get(function).unwrap_or(&none);
+        for statement in statements {
+            for action in &statement.actions {
+                for (written, arn) in &statement.resources {
+                    let used = needs.iter().any(|n| {
+                        action_matches(action, &n.action) && wildcard_match(arn, &n.resource)
+                    });
+                    let listed = S3_UNUSED_GRANTS
+                        .iter()
+                        .any(|(f, a, r, _)| f == function && a == action && r == written);
+                    if used && listed {
+                        problems.push(format!(
+                            "{function} uses {action} on {written}, listed in S3_UNUSED_GRANTS \
+                             in vain"
+                        ));
+                    } else if !used && !listed {
+                        problems.push(format!(
+                            "{function} is granted {action} on {written} and never uses it"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (f, a, r, _) in S3_UNUSED_GRANTS {
+        let granted = functions.get(*f).is_some_and(|statements| {
+            statements.iter().any(|s| {
+                s.actions.iter().any(|x| x == a) && s.resources.iter().any(|(w, _)| w == r)
+            })
+        });
+        if !granted {
+            problems.push(format!(
+                "S3_UNUSED_GRANTS lists {f} {a} on {r}, not granted"
+            ));
+        }
+    }
+    problems
+}
+
 /// The functions, driven through their rows of the route table, with what each asked.
 struct Scenario {
     tokens: App,
     media: AppWithBlobs,
     recorder: Recorder,
     seen: BTreeMap<String, BTreeSet<Access>>,
+    s3_recorder: S3Recorder,
+    /// What each function needed of S3.
+    s3_seen: BTreeMap<String, BTreeSet<S3Need>>,
+    /// The S3 operations each function made.
+    s3_operations: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// What a call must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Success,
+    NotFound,
 }
 
 impl Scenario {
-    fn record(&mut self, function: &str, response: &Response, what: &str) {
+    fn record(&mut self, function: &str, response: &Response, what: &str, expect: Expect) {
+        let answered = match expect {
+            Expect::Success => response.status().is_success(),
+            Expect::NotFound => response.status() == http::StatusCode::NOT_FOUND,
+        };
         assert!(
-            response.status().is_success(),
-            "{function} {what}: {} {}",
+            answered,
+            "{function} {what}: {} {} (expected {expect:?})",
             response.status(),
             String::from_utf8_lossy(response.body())
         );
         let seen = self.seen.entry(function.to_owned()).or_default();
         for (action, target, key) in self.recorder.take() {
             seen.insert((action, target, prefix_of(&key)));
+        }
+        let log = self.s3_recorder.take();
+        assert!(
+            !log.overlapped,
+            "{function} {what}: S3 requests overlapped; the recorder pairs answers with requests \
+             in order"
+        );
+        let operations = self.s3_operations.entry(function.to_owned()).or_default();
+        let needs = self.s3_seen.entry(function.to_owned()).or_default();
+        for request in &log.requests {
+            operations.insert(request.operation.clone());
+            needs.extend(s3_needs(request));
         }
     }
 
@@ -387,9 +940,15 @@ impl Scenario {
     ) -> serde_json::Value {
         let routes = RouteSet::for_function(TOKEN_ROUTES, function).expect("a token function");
         self.recorder.take();
+        self.s3_recorder.take();
         let request = Self::request(method, uri, headers, Bytes::from(body.to_owned()));
         let response = routes.handle(&self.tokens, request, "iam-test").await;
-        self.record(function, &response, &format!("{method} {uri}"));
+        self.record(
+            function,
+            &response,
+            &format!("{method} {uri}"),
+            Expect::Success,
+        );
         serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null)
     }
 
@@ -401,23 +960,39 @@ impl Scenario {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> serde_json::Value {
+        self.media_call_expecting(function, method, uri, headers, body, Expect::Success)
+            .await
+    }
+
+    async fn media_call_expecting(
+        &mut self,
+        function: &str,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        expect: Expect,
+    ) -> serde_json::Value {
         let routes = RouteSet::for_function(MEDIA_ROUTES, function).expect("a media function");
         self.recorder.take();
+        self.s3_recorder.take();
         let request = Self::request(method, uri, headers, body);
         let response = routes.handle(&self.media, request, "iam-test").await;
-        self.record(function, &response, &format!("{method} {uri}"));
+        self.record(function, &response, &format!("{method} {uri}"), expect);
         serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null)
     }
 
-    /// One chunk of `total` bytes at `from`, continuing `video` if given; the video's id.
-    async fn chunk(
+    /// One chunk of `total` bytes at `from`, continuing `video` if given, answered as `expect`
+    /// says; the reply.
+    async fn send_chunk(
         &mut self,
         token: &str,
         from: usize,
         data: &[u8],
         total: usize,
         video: Option<&str>,
-    ) -> String {
+        expect: Expect,
+    ) -> serde_json::Value {
         let mut body = Vec::new();
         if let Some(video) = video {
             body.extend_from_slice(
@@ -433,24 +1008,159 @@ impl Scenario {
         body.extend_from_slice(data);
         body.extend_from_slice(b"\r\n--XYZ--\r\n");
         let range = format!("bytes {from}-{}/{total}", from + data.len() - 1);
+        self.media_call_expecting(
+            "upload",
+            "POST",
+            &format!("/upload?token={token}"),
+            &[
+                ("content-type", "multipart/form-data; boundary=XYZ"),
+                ("content-range", &range),
+            ],
+            Bytes::from(body),
+            expect,
+        )
+        .await
+    }
+
+    /// One chunk of `total` bytes at `from`, continuing `video` if given; the video's id.
+    async fn chunk(
+        &mut self,
+        token: &str,
+        from: usize,
+        data: &[u8],
+        total: usize,
+        video: Option<&str>,
+    ) -> String {
         let reply = self
-            .media_call(
-                "upload",
-                "POST",
-                &format!("/upload?token={token}"),
-                &[
-                    ("content-type", "multipart/form-data; boundary=XYZ"),
-                    ("content-range", &range),
-                ],
-                Bytes::from(body),
-            )
+            .send_chunk(token, from, data, total, video, Expect::Success)
             .await;
         reply["videoId"].as_str().expect("a video id").to_owned()
     }
 }
 
+/// The bucket as the blob store's requests leave it, changed behind its back: what a crash or
+/// the bucket's lifecycle rules do.
+struct Bucket {
+    s3: aws_sdk_s3::Client,
+    name: String,
+}
+
+impl Bucket {
+    /// The unfinished multipart uploads of `video`: (key, upload id).
+    async fn uploads(&self, video: &str) -> Vec<(String, String)> {
+        let listed = self
+            .s3
+            .list_multipart_uploads()
+            .bucket(&self.name)
+            .prefix(format!("videos/{video}/"))
+            .send()
+            .await
+            .expect("uploads listed");
+        listed
+            .uploads()
+            .iter()
+            .map(|u| {
+                (
+                    u.key().expect("a key").to_owned(),
+                    u.upload_id().expect("an upload id").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Completes `video`'s multipart upload, whose one part holds `first`, as a last chunk does
+    /// before a crash keeps its commit from happening. (The part is uploaded again, same bytes,
+    /// for its ETag: moto's ListParts reply is one the SDK cannot read.)
+    async fn complete_upload(&self, video: &str, first: &[u8]) {
+        let uploads = self.uploads(video).await;
+        assert_eq!(uploads.len(), 1, "one multipart upload: {uploads:?}");
+        let (key, id) = &uploads[0];
+        let part = self
+            .s3
+            .upload_part()
+            .bucket(&self.name)
+            .key(key)
+            .upload_id(id)
+            .part_number(1)
+            .body(first.to_vec().into())
+            .send()
+            .await
+            .expect("part uploaded again");
+        self.s3
+            .complete_multipart_upload()
+            .bucket(&self.name)
+            .key(key)
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(
+                        CompletedPart::builder()
+                            .part_number(1)
+                            .set_e_tag(part.e_tag().map(str::to_owned))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("upload completed");
+    }
+
+    /// Aborts `video`'s multipart upload, as the lifecycle rule does to an upload that has
+    /// lasted too long.
+    async fn abort_upload(&self, video: &str) {
+        let uploads = self.uploads(video).await;
+        assert_eq!(uploads.len(), 1, "one multipart upload: {uploads:?}");
+        for (key, id) in uploads {
+            self.s3
+                .abort_multipart_upload()
+                .bucket(&self.name)
+                .key(key)
+                .upload_id(id)
+                .send()
+                .await
+                .expect("upload aborted");
+        }
+    }
+
+    /// Deletes `video`'s staged remainder, as the lifecycle rule expires an old one.
+    async fn expire_staged(&self, video: &str) {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.name)
+            .prefix(format!("staging/videos/{video}/"))
+            .send()
+            .await
+            .expect("staged objects listed");
+        assert_eq!(listed.contents().len(), 1, "{:?}", listed.contents());
+        for object in listed.contents() {
+            self.s3
+                .delete_object()
+                .bucket(&self.name)
+                .key(object.key().expect("a key"))
+                .send()
+                .await
+                .expect("staged remainder deleted");
+        }
+    }
+
+    /// The size of `video`'s file.
+    async fn size(&self, video: &str) -> i64 {
+        self.s3
+            .head_object()
+            .bucket(&self.name)
+            .key(format!("videos/{video}/source"))
+            .send()
+            .await
+            .expect("the file is stored")
+            .content_length()
+            .expect("a size")
+    }
+}
+
 #[tokio::test]
-async fn every_function_asks_dynamodb_for_exactly_what_its_policy_grants() {
+async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants() {
     let Some(url) = test_gate::require_moto("template_iam") else {
         return;
     };
@@ -486,7 +1196,30 @@ async fn every_function_asks_dynamodb_for_exactly_what_its_policy_grants() {
             .interceptor(recorder.clone())
             .build(),
     );
-    let dir = tempfile::tempdir().expect("temp dir");
+    // The bucket (moto wants path-style addressing), and the blob store over it as the Lambda
+    // functions build it (functions/lambda/src/lib.rs): parts sized for the maximum file.
+    let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(true);
+    let bucket = Bucket {
+        s3: aws_sdk_s3::Client::from_conf(s3_config.clone().build()),
+        name: table.clone(),
+    };
+    bucket
+        .s3
+        .create_bucket()
+        .bucket(&bucket.name)
+        .send()
+        .await
+        .expect("bucket created");
+    let s3_recorder = S3Recorder::default();
+    let settings = MediaSettings::default();
+    let blobs = S3BlobStore::new(
+        aws_sdk_s3::Client::from_conf(s3_config.interceptor(s3_recorder.clone()).build()),
+        &bucket.name,
+    )
+    .for_files_up_to(settings.max_file_bytes);
+    let part = usize::try_from(blobs.part_bytes()).expect("a part fits in memory");
+    assert!(part > 5 * MIB && part < 6 * MIB, "{part}");
+
     let tokens = App {
         store: Arc::new(DynamoStore::new(recorded, table)),
         clock: Arc::new(SystemClock),
@@ -494,14 +1227,17 @@ async fn every_function_asks_dynamodb_for_exactly_what_its_policy_grants() {
     };
     let media = AppWithBlobs {
         app: tokens.clone(),
-        blobs: Arc::new(FileBlobStore::new(dir.path().to_path_buf()).expect("blob store")),
-        settings: MediaSettings::default(),
+        blobs: Arc::new(blobs),
+        settings,
     };
     let mut run = Scenario {
         tokens,
         media,
         recorder,
         seen: BTreeMap::new(),
+        s3_recorder,
+        s3_seen: BTreeMap::new(),
+        s3_operations: BTreeMap::new(),
     };
 
     // auth: a session for the key, refreshed once.
@@ -584,6 +1320,60 @@ async fn every_function_asks_dynamodb_for_exactly_what_its_policy_grants() {
     let second = run.chunk(&token, 0, &[3u8; 10], 30, None).await;
     assert_ne!(first, second);
     assert_eq!(run.chunk(&token, 10, &[4u8; 10], 30, None).await, second);
+    // (So far: remainders staged (PutObject under staging/, ranged GetObject, DeleteObject of
+    // the one replaced), and a whole file in one PutObject, its reply's download link a
+    // presigned GetObject.)
+
+    // A whole file in one request.
+    run.chunk(&token, 0, &[5u8; 10], 10, None).await;
+    // 1 MiB chunks, staged until they make a part (ListMultipartUploads for strays,
+    // CreateMultipartUpload, UploadPart), then a small last chunk (UploadPart,
+    // CompleteMultipartUpload, ListMultipartUploads).
+    let mib = vec![6u8; MIB];
+    let total = 6 * MIB + 10;
+    let staged = run.chunk(&token, 0, &mib, total, None).await;
+    for n in 1..6 {
+        run.chunk(&token, n * MIB, &mib, total, Some(&staged)).await;
+    }
+    run.chunk(&token, 6 * MIB, &[7u8; 10], total, Some(&staged))
+        .await;
+    assert_eq!(bucket.size(&staged).await, total as i64);
+    // A first chunk that is a part by itself, then a small last one.
+    let big = vec![8u8; 6 * MIB];
+    let parts = run.chunk(&token, 0, &big, total, None).await;
+    run.chunk(&token, 6 * MIB, &[9u8; 10], total, Some(&parts))
+        .await;
+    // The same, its multipart upload completed by a last chunk whose commit never happened
+    // (a crash): the retried last chunk finds the upload gone and the object there (HeadObject),
+    // copies the committed bytes into a new upload (UploadPartCopy) and completes it.
+    let reopened = run.chunk(&token, 0, &big, total, None).await;
+    bucket.complete_upload(&reopened, &big).await;
+    run.chunk(&token, 6 * MIB, &[10u8; 10], total, Some(&reopened))
+        .await;
+    assert_eq!(bucket.size(&reopened).await, total as i64);
+    // Parts aborted by the lifecycle rule: the next chunk finds the object missing (HeadObject
+    // answered 404) and the upload gone (ListParts), removes the upload (AbortMultipartUpload,
+    // DeleteObject) and answers 404.
+    let aborted = run.chunk(&token, 0, &big, total, None).await;
+    bucket.abort_upload(&aborted).await;
+    run.send_chunk(
+        &token,
+        6 * MIB,
+        &[11u8; 10],
+        total,
+        Some(&aborted),
+        Expect::NotFound,
+    )
+    .await;
+    // A staged remainder expired by the lifecycle rule: reading it is answered 404; the same.
+    let expired = run.chunk(&token, 0, &mib, 2 * MIB, None).await;
+    bucket.expire_staged(&expired).await;
+    run.send_chunk(&token, MIB, &mib, 2 * MIB, Some(&expired), Expect::NotFound)
+        .await;
+    // Unfinished, with a part and a staged remainder: deleted below.
+    let unfinished = run.chunk(&token, 0, &big, 8 * MIB, None).await;
+    run.chunk(&token, 6 * MIB, &mib, 8 * MIB, Some(&unfinished))
+        .await;
 
     for auth in credentials {
         let video = format!("/videos/{first}");
@@ -610,7 +1400,14 @@ async fn every_function_asks_dynamodb_for_exactly_what_its_policy_grants() {
         )
         .await;
     }
-    for (auth, video) in credentials.into_iter().zip([&first, &second]) {
+    // Deleted: complete (DeleteObject), unfinished with a staged remainder only, a complete
+    // multipart upload, an unfinished one with a part and a staged remainder
+    // (AbortMultipartUpload, DeleteObject).
+    for (auth, video) in credentials
+        .into_iter()
+        .cycle()
+        .zip([&first, &second, &parts, &unfinished])
+    {
         run.media_call(
             "delete-video",
             "DELETE",
@@ -669,6 +1466,39 @@ async fn every_function_asks_dynamodb_for_exactly_what_its_policy_grants() {
                 ));
             }
         }
+        for (f, action, prefix, _) in RARE_PATHS.iter().filter(|r| r.0 == function) {
+            if seen.iter().any(|(a, _, p)| a == action && p == prefix) {
+                problems.push(format!(
+                    "{f} uses {action} on {prefix}, listed in RARE_PATHS in vain"
+                ));
+            }
+        }
     }
+
+    // S3: the scenario went through every S3 path of the blob store; every S3 access is
+    // granted, every S3 grant used or listed with its reason.
+    let made: BTreeMap<String, BTreeSet<String>> = run
+        .s3_operations
+        .into_iter()
+        .filter(|(_, operations)| !operations.is_empty())
+        .collect();
+    let expected: BTreeMap<String, BTreeSet<String>> = S3_OPERATIONS
+        .iter()
+        .map(|(f, operations)| {
+            let operations = operations.iter().map(|o| (*o).to_owned()).collect();
+            ((*f).to_owned(), operations)
+        })
+        .collect();
+    if made != expected {
+        problems.push(format!(
+            "the S3 operations each function made: {made:?}, not {expected:?}"
+        ));
+    }
+    problems.extend(s3_problems(
+        &run.s3_seen,
+        &s3_statements(&template(), &bucket.name),
+    ));
+    let mut shown = BTreeSet::new();
+    problems.retain(|p| shown.insert(p.clone()));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
