@@ -19,12 +19,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How long a lease lasts from its last renewal.
-pub const LEASE: Duration = Duration::from_secs(10);
+pub const LEASE: Duration = Duration::from_secs(15);
 /// How often a holder that is writing renews its lease.
 pub const RENEW_EVERY: Duration = Duration::from_secs(3);
 /// How long before its lease would lapse a holder whose renewals failed stops writing: time
 /// for a request already sent to reach the store, and for clocks that differ between instances.
-pub const STOP_BEFORE: Duration = Duration::from_secs(3);
+pub const STOP_BEFORE: Duration = Duration::from_secs(4);
 /// Longest a writer waits for another's lease to be released or to lapse (within the 29 s a
 /// function behind API Gateway has) before answering `video-busy`.
 pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(20);
@@ -131,6 +131,7 @@ impl Leases<'_> {
                     Ok(Ok(Some(renewed))) => {
                         *lock(&current) = (renewed, started);
                         next = started + RENEW_EVERY;
+                        continue;
                     }
                     Ok(Ok(None)) => {
                         // Someone else changed the video: this request no longer holds it.
