@@ -12,13 +12,20 @@
 #                                 a fresh token in the same run, on the embedded store and on
 #                                 DynamoDB + S3 on moto, and the legacy per-token set older
 #                                 versions left on DynamoDB (needs .venv, as upload).
+#   ./infra/bench.sh integrity-cost
+#                                 upload throughput at 16 MiB chunks before the integrity work
+#                                 (commit $INTEGRITY_BEFORE, default 40fe024) and now: each commit's
+#                                 own upload bench (built from a temporary git worktree of the old
+#                                 commit, or $INTEGRITY_BEFORE_DIR) run phase by phase, rounds
+#                                 alternating before/after ($INTEGRITY_ROUNDS, default 5), each
+#                                 against its same-run baselines (needs .venv, as upload).
 #   ./infra/bench.sh              all of the above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  all | upload | cold-start | growth) ;;
-  *) echo "usage: $0 [upload|cold-start|growth]" >&2; exit 2 ;;
+  all | upload | cold-start | growth | integrity-cost) ;;
+  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost]" >&2; exit 2 ;;
 esac
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 moto_version=$(sed -n 's/^moto\[server\]==//p' infra/requirements-test.txt)
@@ -107,4 +114,112 @@ dates, encoded by the stores' own encoder; their chunk records and blob bytes ar
 \`videoIds\` set of $(thousands "$GROWTH_LEGACY_IDS") ids of its completed videos (what versions before 18bd3d6 left; 100,000
 ids would not fit a 400 KB item), $GROWTH_LEGACY_REPEATS times." "$table"
   echo "BENCHMARKS.md: per-token state at scale updated"
+fi
+
+if [ "$what" = integrity-cost ] || [ "$what" = all ]; then
+  before=${INTEGRITY_BEFORE:-40fe024931a9f5b839c64576e0902880ffab179e}
+  rounds=${INTEGRITY_ROUNDS:-5}
+  # Both builds in one target directory: only the workspace crates differ, dependencies are
+  # built once.
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(pwd)/target}
+  before_dir=${INTEGRITY_BEFORE_DIR:-}
+  made_worktree=""
+  if [ -z "$before_dir" ]; then
+    before_dir=target/integrity-before
+    git worktree remove --force "$before_dir" 2>/dev/null || true
+    git worktree add --detach "$before_dir" "$before" >/dev/null
+    made_worktree=1
+  fi
+  before_commit=$(git -C "$before_dir" rev-parse HEAD)
+  if [ "$before_commit" != "$(git rev-parse "$before^{commit}")" ]; then
+    echo "$before_dir is at $before_commit, not at $before" >&2
+    exit 1
+  fi
+  after_commit=$(git rev-parse HEAD)
+  [ -z "$(git status --porcelain --untracked-files=no)" ] || after_commit="$after_commit (with uncommitted changes)"
+  build_log=$(pwd)/target/bench-integrity-build.log
+  # bench_exe <checkout>: builds that checkout's upload bench; prints the executable's path.
+  bench_exe() {
+    (cd "$1" && cargo bench -p e2e-tests --bench upload --no-run --message-format=json 2>>"$build_log") |
+      python3 -c 'import json, sys
+exes = [m["executable"] for m in map(json.loads, sys.stdin)
+        if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "upload"]
+print(exes[-1])'
+  }
+  : > "$build_log"
+  if ! before_exe=$(bench_exe "$before_dir") || ! after_exe=$(bench_exe .); then
+    cat "$build_log" >&2
+    [ -z "$made_worktree" ] || git worktree remove --force "$before_dir"
+    exit 1
+  fi
+  # The executables live in the target directory: the old checkout is no longer needed.
+  [ -z "$made_worktree" ] || git worktree remove --force "$before_dir"
+  results=target/bench-integrity.txt
+  : > "$results"
+  for round in $(seq 1 "$rounds"); do
+    for version in before after; do
+      exe=$before_exe
+      [ "$version" = before ] || exe=$after_exe
+      fresh_moto >/dev/null
+      for phase in disk embedded-16 sdk-multipart s3-16; do
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        out=$("$exe" --phase "$phase")
+        echo "$round $version $phase $out $load" >> "$results"
+        echo "round $round/$rounds, $version, $phase: $out (s, peak RSS MiB; load $load)" >&2
+      done
+    done
+  done
+  table=$(python3 - "$results" <<'PY'
+import statistics, sys
+TOTAL_MIB = 256
+runs = {}
+loads = []
+for line in open(sys.argv[1]):
+    rnd, version, phase, seconds, _rss, load = line.split()
+    runs.setdefault((int(rnd), version), {})[phase] = float(seconds)
+    loads.append(float(load))
+rounds = sorted({r for r, _ in runs})
+def mibs(s): return TOTAL_MIB / s
+def ratio(block, phase, base): return block[base] / block[phase]
+print("| round | version | disk MiB/s | /upload → embedded, MiB/s | ratio to disk | SDK multipart MiB/s | /upload → moto, MiB/s | ratio to SDK |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|")
+for r in rounds:
+    for v in ("before", "after"):
+        b = runs[(r, v)]
+        print(f"| {r} | {v} | {mibs(b['disk']):.0f} | {mibs(b['embedded-16']):.0f} | {ratio(b, 'embedded-16', 'disk'):.2f}× "
+              f"| {mibs(b['sdk-multipart']):.0f} | {mibs(b['s3-16']):.0f} | {ratio(b, 's3-16', 'sdk-multipart'):.2f}× |")
+print()
+def spread(xs, unit):
+    f = (lambda x: f"{x:.0f}") if unit is None else (lambda x: f"{x:.2f}{unit}")
+    return f"{f(statistics.median(xs))} ({f(min(xs))}–{f(max(xs))})"
+print("| 16 MiB chunks | before: median (min–max) | after: median (min–max) | after ÷ before, medians | after ÷ before within each round: median (min–max) |")
+print("|---|---:|---:|---:|---:|")
+for label, unit, value in (
+    ("embedded store, ratio to disk", "×", lambda b: ratio(b, "embedded-16", "disk")),
+    ("embedded store, MiB/s", None, lambda b: mibs(b["embedded-16"])),
+    ("(disk baseline, MiB/s)", None, lambda b: mibs(b["disk"])),
+    ("DynamoDB + S3 on moto, ratio to SDK multipart", "×", lambda b: ratio(b, "s3-16", "sdk-multipart")),
+    ("DynamoDB + S3 on moto, MiB/s", None, lambda b: mibs(b["s3-16"])),
+    ("(SDK multipart baseline, MiB/s)", None, lambda b: mibs(b["sdk-multipart"])),
+):
+    bef = [value(runs[(r, "before")]) for r in rounds]
+    aft = [value(runs[(r, "after")]) for r in rounds]
+    paired = [a / b for a, b in zip(aft, bef)]
+    print(f"| {label} | {spread(bef, unit)} | {spread(aft, unit)} | {statistics.median(aft) / statistics.median(bef):.2f} | {spread(paired, '')} |")
+print()
+print(f"1-minute load average at the start of each phase: {min(loads):.2f}–{max(loads):.2f} "
+      f"(2 cores shared with other work).")
+PY
+)
+  write_section "Integrity cost (before/after)" "\`./infra/bench.sh integrity-cost\` on $(date -I) ($machine; moto $moto_version).
+256 MiB through the \`/upload\` handler in 16 MiB chunks, *before* the integrity work (commit
+$before_commit: no write lease, before b26f6d5) and *after* it
+($after_commit), each by that commit's own upload bench (\`tests/benches/upload.rs\`, the same file in both), built in
+one target directory, phase by phase (\`--phase\`, each phase its own process): disk baseline,
+embedded store, SDK multipart baseline, DynamoDB + S3 on moto. $rounds rounds, each running
+*before* then *after*, moto restarted before each. Each ratio is against its baseline of the same
+block, so a busier machine moves both; *after ÷ before* below 1.00 is the integrity work's cost
+(the project's goal: at most 10%, i.e. ≥ 0.90), given both as ratios to the baselines and in
+absolute MiB/s; the rows in parentheses are the baselines themselves, to show how much they moved." "$table"
+  echo "BENCHMARKS.md: integrity cost updated"
 fi
