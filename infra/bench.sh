@@ -7,11 +7,42 @@
 #   ./infra/bench.sh cold-start   every release Lambda binary exec'd against a local Lambda Runtime
 #                                 API: init and first response (median, p90) against a hello-world
 #                                 lambda_http binary built with the same profile, and sizes.
-#   ./infra/bench.sh              both.
+#   ./infra/bench.sh growth       a chunk without videoId (a first chunk, and a `part 2/3`
+#                                 continuation) on a token with 100,000 completed uploads against
+#                                 a fresh token in the same run, on the embedded store and on
+#                                 DynamoDB + S3 on moto, and the legacy per-token set older
+#                                 versions left on DynamoDB (needs .venv, as upload).
+#   ./infra/bench.sh integrity-cost
+#                                 upload throughput at 16 MiB chunks before the integrity work
+#                                 (commit $INTEGRITY_BEFORE, default 40fe024) and now: each commit's
+#                                 own upload bench (built from a temporary git worktree of the old
+#                                 commit, or $INTEGRITY_BEFORE_DIR) run phase by phase, rounds
+#                                 alternating before/after ($INTEGRITY_ROUNDS, default 5), each
+#                                 against its same-run baselines (needs .venv, as upload).
+#   ./infra/bench.sh              all of the above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
+case "$what" in
+  all | upload | cold-start | growth | integrity-cost) ;;
+  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost]" >&2; exit 2 ;;
+esac
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
+moto_version=$(sed -n 's/^moto\[server\]==//p' infra/requirements-test.txt)
+mkdir -p target
+thousands() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+
+# shellcheck source=infra/moto.sh
+. infra/moto.sh
+# fresh_moto: a moto server of its own for each benchmark (one Python process keeps everything
+# in memory: what one benchmark wrote would weigh on the next one's timings).
+fresh_moto() {
+  if [ -n "${moto_pid:-}" ]; then
+    kill "$moto_pid" 2>/dev/null || true
+    wait "$moto_pid" 2>/dev/null || true
+  fi
+  start_moto
+}
 
 # write_section <title> <intro> <table>: replaces (or appends) "## <title>" in BENCHMARKS.md.
 write_section() {
@@ -28,13 +59,10 @@ PY
 }
 
 if [ "$what" = upload ] || [ "$what" = all ]; then
-  # shellcheck source=infra/moto.sh
-  . infra/moto.sh
-  start_moto
+  fresh_moto
   table=$(cargo bench -p e2e-tests --bench upload 2>target/bench-upload.log)
   cat target/bench-upload.log >&2
-  moto=$(sed -n 's/^moto\[server\]==//p' infra/requirements-test.txt)
-  write_section "Upload throughput" "\`./infra/bench.sh upload\` on $(date -I) ($machine; moto $moto).
+  write_section "Upload throughput" "\`./infra/bench.sh upload\` on $(date -I) ($machine; moto $moto_version).
 256 MiB through the \`/upload\` handler in-process (multipart body per chunk, the real
 stores), each against its baseline from the same run: (a') the same bytes written straight
 to disk, (b') a plain SDK multipart upload to the same moto. A ratio of 1.00× means as fast
@@ -45,7 +73,8 @@ fi
 if [ "$what" = cold-start ] || [ "$what" = all ]; then
   cargo build --release --quiet -p cold-start-bench -p upload-tokens-lambda
   runs=${COLD_START_RUNS:-30}
-  table=$(target/release/cold-start --runs "$runs" --bin-dir target/release --lambda-dir target/lambda)
+  target_dir=${CARGO_TARGET_DIR:-target}
+  table=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda")
   write_section "Cold start and binary size" "\`./infra/bench.sh cold-start\` on $(date -I) ($machine). Each release binary is exec'd
 against a local Lambda Runtime API (\`infra/cold-start\`), $runs times after a warm-up round, taking
 the binaries in turn: *init* is exec → first \`GET /runtime/invocation/next\`, *first response*
@@ -56,4 +85,141 @@ built with the same release profile in the same run. *AWS connections* counts co
 I/O during init would show there. Sizes are the stripped binaries: x86_64 from this build,
 arm64 from the last \`./infra/deploy-check.sh\` (cargo-lambda), – when absent." "$table"
   echo "BENCHMARKS.md: cold start updated"
+fi
+
+if [ "$what" = growth ] || [ "$what" = all ]; then
+  fresh_moto
+  # moto keeps a deep copy of the whole table per transaction item (tests/benches/growth.rs): cap
+  # its address space so that a runaway run fails the benchmark rather than exhausts the machine.
+  prlimit --pid "$moto_pid" --as=$((12 * 1024 * 1024 * 1024))
+  export GROWTH_UPLOADS=${GROWTH_UPLOADS:-100000} GROWTH_RUNS=${GROWTH_RUNS:-30}
+  export GROWTH_MOTO_RUNS=${GROWTH_MOTO_RUNS:-1} GROWTH_LEGACY_IDS=${GROWTH_LEGACY_IDS:-16000}
+  export GROWTH_LEGACY_REPEATS=${GROWTH_LEGACY_REPEATS:-3}
+  table=$(cargo bench -p e2e-tests --bench growth 2> >(tee target/bench-growth.log >&2))
+  write_section "Per-token state at scale" "\`./infra/bench.sh growth\` on $(date -I) ($machine; moto $moto_version).
+A chunk without \`videoId\` through the \`/upload\` handler in-process (1 KiB file parts, the real
+stores), on a token with $(thousands "$GROWTH_UPLOADS") completed uploads against the same chunk on a fresh token of
+the same store (created in the same run; it has only the bench's own completed uploads), runs
+interleaved after untimed warm-up rounds. *first* is a first chunk (the store reads the token's
+latest video: \`latest_video_of_token\`), *continuation* a \`part 2/3\` after a \`part 1/3\`, both
+without \`videoId\` (the store reads the token's unfinished uploads: \`uploading_videos_of_token\`);
+each run then completes its upload with \`videoId\`, untimed. *chunk* is the whole request through
+\`dispatch\`; *per-token read* the time it spent in that store call (a timing wrapper around the
+store), or that call made alone (rows marked *alone*). On moto, whole chunks in the seeded table
+ran only $GROWTH_MOTO_RUNS time(s) per token: moto copies the whole table for every item of a
+transaction (see below). The completed uploads are written straight into the store (seeding table):
+their records are a real completed upload's record read back from the store, with new ids and
+dates, encoded by the stores' own encoder; their chunk records and blob bytes are not written
+(nothing on these paths reads them). Legacy rows: the token's \`UPLOADS#\` item given a
+\`videoIds\` set of $(thousands "$GROWTH_LEGACY_IDS") ids of its completed videos (what versions before 18bd3d6 left; 100,000
+ids would not fit a 400 KB item), $GROWTH_LEGACY_REPEATS times." "$table"
+  echo "BENCHMARKS.md: per-token state at scale updated"
+fi
+
+if [ "$what" = integrity-cost ] || [ "$what" = all ]; then
+  before=${INTEGRITY_BEFORE:-40fe024931a9f5b839c64576e0902880ffab179e}
+  rounds=${INTEGRITY_ROUNDS:-5}
+  # Both builds in one target directory: only the workspace crates differ, dependencies are
+  # built once.
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(pwd)/target}
+  before_dir=${INTEGRITY_BEFORE_DIR:-}
+  made_worktree=""
+  if [ -z "$before_dir" ]; then
+    before_dir=target/integrity-before
+    git worktree remove --force "$before_dir" 2>/dev/null || true
+    git worktree add --detach "$before_dir" "$before" >/dev/null
+    made_worktree=1
+  fi
+  before_commit=$(git -C "$before_dir" rev-parse HEAD)
+  if [ "$before_commit" != "$(git rev-parse "$before^{commit}")" ]; then
+    echo "$before_dir is at $before_commit, not at $before" >&2
+    exit 1
+  fi
+  after_commit=$(git rev-parse HEAD)
+  [ -z "$(git status --porcelain --untracked-files=no)" ] || after_commit="$after_commit (with uncommitted changes)"
+  build_log=$(pwd)/target/bench-integrity-build.log
+  # bench_exe <checkout>: builds that checkout's upload bench; prints the executable's path.
+  bench_exe() {
+    (cd "$1" && cargo bench -p e2e-tests --bench upload --no-run --message-format=json 2>>"$build_log") |
+      python3 -c 'import json, sys
+exes = [m["executable"] for m in map(json.loads, sys.stdin)
+        if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "upload"]
+print(exes[-1])'
+  }
+  : > "$build_log"
+  if ! before_exe=$(bench_exe "$before_dir") || ! after_exe=$(bench_exe .); then
+    cat "$build_log" >&2
+    [ -z "$made_worktree" ] || git worktree remove --force "$before_dir"
+    exit 1
+  fi
+  # The executables live in the target directory: the old checkout is no longer needed.
+  [ -z "$made_worktree" ] || git worktree remove --force "$before_dir"
+  results=target/bench-integrity.txt
+  : > "$results"
+  for round in $(seq 1 "$rounds"); do
+    for version in before after; do
+      exe=$before_exe
+      [ "$version" = before ] || exe=$after_exe
+      fresh_moto >/dev/null
+      for phase in disk embedded-16 sdk-multipart s3-16; do
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        out=$("$exe" --phase "$phase")
+        echo "$round $version $phase $out $load" >> "$results"
+        echo "round $round/$rounds, $version, $phase: $out (s, peak RSS MiB; load $load)" >&2
+      done
+    done
+  done
+  table=$(python3 - "$results" <<'PY'
+import statistics, sys
+TOTAL_MIB = 256
+runs = {}
+loads = []
+for line in open(sys.argv[1]):
+    rnd, version, phase, seconds, _rss, load = line.split()
+    runs.setdefault((int(rnd), version), {})[phase] = float(seconds)
+    loads.append(float(load))
+rounds = sorted({r for r, _ in runs})
+def mibs(s): return TOTAL_MIB / s
+def ratio(block, phase, base): return block[base] / block[phase]
+print("| round | version | disk MiB/s | /upload → embedded, MiB/s | ratio to disk | SDK multipart MiB/s | /upload → moto, MiB/s | ratio to SDK |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|")
+for r in rounds:
+    for v in ("before", "after"):
+        b = runs[(r, v)]
+        print(f"| {r} | {v} | {mibs(b['disk']):.0f} | {mibs(b['embedded-16']):.0f} | {ratio(b, 'embedded-16', 'disk'):.2f}× "
+              f"| {mibs(b['sdk-multipart']):.0f} | {mibs(b['s3-16']):.0f} | {ratio(b, 's3-16', 'sdk-multipart'):.2f}× |")
+print()
+def spread(xs, unit):
+    f = (lambda x: f"{x:.0f}") if unit is None else (lambda x: f"{x:.2f}{unit}")
+    return f"{f(statistics.median(xs))} ({f(min(xs))}–{f(max(xs))})"
+print("| 16 MiB chunks | before: median (min–max) | after: median (min–max) | after ÷ before, medians | after ÷ before within each round: median (min–max) |")
+print("|---|---:|---:|---:|---:|")
+for label, unit, value in (
+    ("embedded store, ratio to disk", "×", lambda b: ratio(b, "embedded-16", "disk")),
+    ("embedded store, MiB/s", None, lambda b: mibs(b["embedded-16"])),
+    ("(disk baseline, MiB/s)", None, lambda b: mibs(b["disk"])),
+    ("DynamoDB + S3 on moto, ratio to SDK multipart", "×", lambda b: ratio(b, "s3-16", "sdk-multipart")),
+    ("DynamoDB + S3 on moto, MiB/s", None, lambda b: mibs(b["s3-16"])),
+    ("(SDK multipart baseline, MiB/s)", None, lambda b: mibs(b["sdk-multipart"])),
+):
+    bef = [value(runs[(r, "before")]) for r in rounds]
+    aft = [value(runs[(r, "after")]) for r in rounds]
+    paired = [a / b for a, b in zip(aft, bef)]
+    print(f"| {label} | {spread(bef, unit)} | {spread(aft, unit)} | {statistics.median(aft) / statistics.median(bef):.2f} | {spread(paired, '')} |")
+print()
+print(f"1-minute load average at the start of each phase: {min(loads):.2f}–{max(loads):.2f} "
+      f"(2 cores shared with other work).")
+PY
+)
+  write_section "Integrity cost (before/after)" "\`./infra/bench.sh integrity-cost\` on $(date -I) ($machine; moto $moto_version).
+256 MiB through the \`/upload\` handler in 16 MiB chunks, *before* the integrity work (commit
+$before_commit: no write lease, before b26f6d5) and *after* it
+($after_commit), each by that commit's own upload bench (\`tests/benches/upload.rs\`, the same file in both), built in
+one target directory, phase by phase (\`--phase\`, each phase its own process): disk baseline,
+embedded store, SDK multipart baseline, DynamoDB + S3 on moto. $rounds rounds, each running
+*before* then *after*, moto restarted before each. Each ratio is against its baseline of the same
+block, so a busier machine moves both; *after ÷ before* below 1.00 is the integrity work's cost
+(the project's goal: at most 10%, i.e. ≥ 0.90), given both as ratios to the baselines and in
+absolute MiB/s; the rows in parentheses are the baselines themselves, to show how much they moved." "$table"
+  echo "BENCHMARKS.md: integrity cost updated"
 fi

@@ -29,6 +29,15 @@ pub use records::{
     ApiKeyRecord, DEFAULT_ABANDON_AFTER, RefreshRecord, TokenPage, VideoRecord, WriteLease,
 };
 
+/// The document both adapters keep for a video (SQLite's `record` column, DynamoDB's `record`
+/// attribute). Not an API: for benchmarks that write many stored videos at once, bypassing the
+/// stores' per-video transactions (`tests/benches/growth.rs`).
+#[doc(hidden)]
+#[cfg(any(feature = "embedded", feature = "dynamodb"))]
+pub fn encode_video_document(record: &VideoRecord) -> Result<String, StoreError> {
+    stored::encode_video(record)
+}
+
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
