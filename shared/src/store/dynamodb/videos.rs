@@ -254,9 +254,20 @@ impl VideoStore for DynamoStore {
         &self,
         token: &TokenId,
     ) -> Result<Option<VideoRecord>, StoreError> {
+        // Only the one attribute: a set left large by an older version is not read (nor paid
+        // for) by every first chunk.
         let latest = self
-            .get_consistent(uploads_pk(token))
-            .await?
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, attr::s(uploads_pk(token)))
+            .projection_expression("#latest")
+            .expression_attribute_names("#latest", LATEST_VIDEO)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::backend)?
+            .item
             .as_ref()
             .and_then(|item| item.get(LATEST_VIDEO))
             .and_then(|v| v.as_s().ok())
