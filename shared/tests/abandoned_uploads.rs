@@ -120,6 +120,26 @@ impl<V: VideoStore, B: BlobStore> Subject<V, B> {
             .to_string()
     }
 
+    /// The bucket's unfinished multipart uploads, as (key, upload id).
+    async fn multipart_uploads(&self) -> Vec<(String, String)> {
+        let (s3, bucket, _, _) = self.aws.as_ref().expect("aws");
+        let out = s3
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list uploads");
+        out.uploads()
+            .iter()
+            .map(|u| {
+                (
+                    u.key().unwrap_or_default().to_owned(),
+                    u.upload_id().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     async fn exists(&self, video: &str) -> bool {
         let id = upload_tokens_core::domain::VideoId::parse(video).expect("id");
         self.videos.get_video(&id).await.expect("read").is_some()
@@ -247,13 +267,7 @@ async fn aws_a_resumed_abandoned_upload_is_404_and_its_parts_and_staged_bytes_re
     )
     .await
     .expect("second chunk");
-    let uploads = s3
-        .list_multipart_uploads()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list uploads");
-    assert_eq!(uploads.uploads().len(), 1);
+    assert_eq!(s.multipart_uploads().await.len(), 1);
     s.clock
         .advance(TimeDelta::from_std(PERIOD).expect("period") + TimeDelta::seconds(1));
     let resumed = s
@@ -265,14 +279,8 @@ async fn aws_a_resumed_abandoned_upload_is_404_and_its_parts_and_staged_bytes_re
         .await;
     assert!(is_gone(&resumed), "{resumed:?}");
     assert!(!s.exists(&video).await);
-    let uploads = s3
-        .list_multipart_uploads()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list uploads");
     assert!(
-        uploads.uploads().is_empty(),
+        s.multipart_uploads().await.is_empty(),
         "the multipart upload is aborted"
     );
     let objects = s3
@@ -299,17 +307,11 @@ async fn aws_parts_aborted_by_the_lifecycle_rule_give_404_not_500() {
         .await;
     // What AbortIncompleteMultipartUpload does, days after the upload began, to an upload
     // still in use.
-    let uploads = s3
-        .list_multipart_uploads()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list");
-    for u in uploads.uploads() {
+    for (key, id) in s.multipart_uploads().await {
         s3.abort_multipart_upload()
             .bucket(bucket)
-            .key(u.key().expect("key"))
-            .upload_id(u.upload_id().expect("id"))
+            .key(key)
+            .upload_id(id)
             .send()
             .await
             .expect("abort");

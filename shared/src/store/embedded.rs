@@ -359,20 +359,12 @@ impl EmbeddedStore {
     /// sweep looks through.
     pub async fn unfinished_uploads(&self) -> Result<Vec<VideoRecord>, StoreError> {
         self.read(move |c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT record, version FROM videos INDEXED BY videos_uploading_by_token
-                     WHERE uploading = 1",
-                )
-                .map_err(StoreError::backend)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                .map_err(StoreError::backend)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(StoreError::backend)?;
-            rows.iter()
-                .map(|(record, version)| video_from_row(record, *version))
-                .collect()
+            videos_where(
+                c,
+                "SELECT record, version FROM videos INDEXED BY videos_uploading_by_token
+                 WHERE uploading = 1",
+                [],
+            )
         })
         .await
     }
@@ -676,6 +668,25 @@ impl RefreshTokenStore for EmbeddedStore {
     }
 }
 
+/// The videos a `SELECT record, version …` query returns.
+fn videos_where(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<VideoRecord>, StoreError> {
+    let mut stmt = c.prepare(sql).map_err(StoreError::backend)?;
+    let rows = stmt
+        .query_map(params, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .map_err(StoreError::backend)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(StoreError::backend)?;
+    rows.iter()
+        .map(|(record, version)| video_from_row(record, *version))
+        .collect()
+}
+
 fn video_from_row(record: &str, version: i64) -> Result<VideoRecord, StoreError> {
     let mut video = stored::decode_video(record)?;
     video.version = u64::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?;
@@ -853,22 +864,12 @@ impl VideoStore for EmbeddedStore {
     ) -> Result<Vec<VideoRecord>, StoreError> {
         let token = token.clone();
         self.read(move |c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT record, version FROM videos WHERE token_id = ?1 AND uploading = 1
-                     ORDER BY created_ms, id",
-                )
-                .map_err(StoreError::backend)?;
-            let rows = stmt
-                .query_map([token.as_str()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(StoreError::backend)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(StoreError::backend)?;
-            rows.iter()
-                .map(|(record, version)| video_from_row(record, *version))
-                .collect()
+            videos_where(
+                c,
+                "SELECT record, version FROM videos WHERE token_id = ?1 AND uploading = 1
+                 ORDER BY created_ms, id",
+                [token.as_str()],
+            )
         })
         .await
     }
