@@ -390,10 +390,13 @@ async fn continued_upload(
     token: &UploadToken,
     range: &ContentRange,
 ) -> Result<VideoRecord, UseCaseError> {
-    let mut uploads = deps.videos.uploading_videos_of_token(&token.id).await?;
+    // Abandoned uploads are passed over (and removed on the way).
     let now = deps.clock.now();
-    let (gone, live): (Vec<_>, Vec<_>) = uploads
-        .drain(..)
+    let (gone, uploads): (Vec<_>, Vec<_>) = deps
+        .videos
+        .uploading_videos_of_token(&token.id)
+        .await?
+        .into_iter()
         .partition(|r| r.is_abandoned(now, deps.abandon_after));
     abandoned::sweep(
         deps.videos,
@@ -403,7 +406,6 @@ async fn continued_upload(
         gone,
     )
     .await;
-    let uploads = live;
     let continues = |r: &&VideoRecord| {
         let p = &r.progress;
         match *range {
