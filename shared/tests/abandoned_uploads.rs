@@ -107,7 +107,15 @@ impl<V: VideoStore, B: BlobStore> Subject<V, B> {
         bytes: &Bytes,
     ) -> Result<Accepted, UseCaseError> {
         let range = ContentRange::parse(Some(range)).expect("valid range");
-        accept_upload_chunk(self.deps(), &self.token, video, None, range, bytes.clone()).await
+        accept_upload_chunk(
+            self.deps(),
+            &self.token,
+            video,
+            None,
+            range,
+            bytes.clone().into(),
+        )
+        .await
     }
 
     async fn first(&self, range: &str, size: usize) -> String {

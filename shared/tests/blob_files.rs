@@ -9,6 +9,7 @@ use tempfile::TempDir;
 use upload_tokens_core::store::StoreError;
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore};
 use upload_tokens_core::store::blob_files::FileBlobStore;
+use upload_tokens_core::store::chunk_data::ChunkData;
 
 /// A file store in its own temporary directory.
 struct Files {
@@ -101,7 +102,7 @@ async fn bad_keys_are_refused() {
             .append(
                 key,
                 &BlobProgress::default(),
-                Bytes::from_static(b"x"),
+                &ChunkData::from(Bytes::from_static(b"x")),
                 true,
             )
             .await;
@@ -130,7 +131,7 @@ async fn a_duplicate_last_chunk_after_completion_keeps_the_blob() {
         .append(
             key,
             &BlobProgress::default(),
-            Bytes::copy_from_slice(&blob[..100]),
+            &ChunkData::from(Bytes::copy_from_slice(&blob[..100])),
             false,
         )
         .await
@@ -138,11 +139,15 @@ async fn a_duplicate_last_chunk_after_completion_keeps_the_blob() {
     let last = Bytes::copy_from_slice(&blob[100..]);
     let done = h
         .store
-        .append(key, &p1, last.clone(), true)
+        .append(key, &p1, &ChunkData::from(last.clone()), true)
         .await
         .expect("append 2");
     // Its twin, sent concurrently from the same committed progress, arrives after the rename.
-    let twin = h.store.append(key, &p1, last, true).await.expect("twin");
+    let twin = h
+        .store
+        .append(key, &p1, &ChunkData::from(last), true)
+        .await
+        .expect("twin");
     assert_eq!(twin, done);
     blob_suite::assert_same(&h.read(key).await, &blob);
     assert_eq!(h.leftovers(key).await, vec![key.to_owned()]);
@@ -157,7 +162,12 @@ async fn a_chunk_past_a_missing_partial_file_finds_the_blob_gone() {
     };
     let appended = h
         .store
-        .append("videos/vi2", &progress, Bytes::from_static(b"tail"), false)
+        .append(
+            "videos/vi2",
+            &progress,
+            &ChunkData::from(Bytes::from_static(b"tail")),
+            false,
+        )
         .await;
     assert!(
         matches!(appended, Err(StoreError::BlobGone(_))),

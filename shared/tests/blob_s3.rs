@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore};
+use upload_tokens_core::store::chunk_data::ChunkData;
 use upload_tokens_core::store::s3::{S3BlobStore, STAGING_PREFIX};
 
 /// An S3 store over a bucket of its own on moto.
@@ -257,7 +258,7 @@ async fn staged_remainders_are_named_after_their_end_offset() {
         .append(
             key,
             &BlobProgress::default(),
-            Bytes::copy_from_slice(&blob[..MIB]),
+            &ChunkData::from(Bytes::copy_from_slice(&blob[..MIB])),
             false,
         )
         .await
@@ -267,7 +268,12 @@ async fn staged_remainders_are_named_after_their_end_offset() {
     assert_eq!(h.objects(&staging).await, [format!("{staging}.{MIB}")]);
     let p2 = h
         .store
-        .append(key, &p1, Bytes::copy_from_slice(&blob[MIB..2 * MIB]), false)
+        .append(
+            key,
+            &p1,
+            &ChunkData::from(Bytes::copy_from_slice(&blob[MIB..2 * MIB])),
+            false,
+        )
         .await
         .expect("append 2");
     // Until released, both remainders are there; the committed one is untouched.
@@ -290,7 +296,12 @@ async fn removing_an_upload_that_is_already_aborted_is_not_an_error() {
     let blob = blob_suite::data(5 * MIB, 2);
     let progress = h
         .store
-        .append(key, &BlobProgress::default(), Bytes::from(blob), false)
+        .append(
+            key,
+            &BlobProgress::default(),
+            &ChunkData::from(Bytes::from(blob)),
+            false,
+        )
         .await
         .expect("append");
     let upload_id = progress.upload_id.clone().expect("a multipart upload");
@@ -325,14 +336,19 @@ async fn parts_grow_so_that_the_maximum_fits_ten_thousand_parts() {
     let key = "videos/grow/source";
     let first = vec![1u8; 5 * MIB];
     let p = store
-        .append(key, &BlobProgress::default(), first.clone().into(), false)
+        .append(
+            key,
+            &BlobProgress::default(),
+            &ChunkData::from(first.clone()),
+            false,
+        )
         .await
         .expect("first");
     assert!(p.parts.is_empty(), "5 MiB is below the 6 MiB part: staged");
     assert_eq!(p.staged, 5 * MIB as u64);
     let second = vec![2u8; 2 * MIB];
     let q = store
-        .append(key, &p, second.clone().into(), false)
+        .append(key, &p, &ChunkData::from(second.clone()), false)
         .await
         .expect("second");
     assert_eq!(
@@ -343,7 +359,7 @@ async fn parts_grow_so_that_the_maximum_fits_ten_thousand_parts() {
     store.release(key, &p, &q).await.expect("release");
     let last = vec![3u8; 10];
     let r = store
-        .append(key, &q, last.clone().into(), true)
+        .append(key, &q, &ChunkData::from(last.clone()), true)
         .await
         .expect("last");
     assert!(r.completed);

@@ -53,7 +53,15 @@ impl Subject {
         bytes: &Bytes,
     ) -> Result<Accepted, UseCaseError> {
         let range = ContentRange::parse(Some(range)).expect("valid range");
-        accept_upload_chunk(self.deps(), &self.token, video, None, range, bytes.clone()).await
+        accept_upload_chunk(
+            self.deps(),
+            &self.token,
+            video,
+            None,
+            range,
+            bytes.clone().into(),
+        )
+        .await
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use upload_tokens_core::domain::{ListQuery, ProjectId, Ttl, UploadToken};
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore as _};
 use upload_tokens_core::store::blob_files::FileBlobStore;
+use upload_tokens_core::store::chunk_data::ChunkData;
 use upload_tokens_core::store::embedded::{DATABASE_FILE, EmbeddedStore};
 use upload_tokens_core::store::{TokenLister as _, TokenReader as _, TokenWriter as _};
 
@@ -120,7 +121,7 @@ async fn the_database_and_blob_files_are_for_their_owner_only() {
         .append(
             "videos/vi1",
             &BlobProgress::default(),
-            Bytes::from_static(b"abc"),
+            &ChunkData::from(Bytes::from_static(b"abc")),
             false,
         )
         .await
@@ -128,7 +129,12 @@ async fn the_database_and_blob_files_are_for_their_owner_only() {
     assert_eq!(mode(&dir.join("blobs")), 0o700, "blob dir");
     assert_eq!(mode(&dir.join("blobs/videos")), 0o700, "blob subdir");
     blobs
-        .append("videos/vi1", &progress, Bytes::from_static(b"def"), true)
+        .append(
+            "videos/vi1",
+            &progress,
+            &ChunkData::from(Bytes::from_static(b"def")),
+            true,
+        )
         .await
         .expect("complete");
     assert_eq!(mode(&dir.join("blobs/videos/vi1")), 0o600, "completed blob");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use upload_tokens_core::auth::{AccessTokenSigner, SigningKey};
 use upload_tokens_core::domain::{ProjectId, SystemClock, Ttl, UploadToken};
-use upload_tokens_core::http::{App, AppWithBlobs, MediaSettings, dispatch};
+use upload_tokens_core::http::{App, AppWithBlobs, Body, MediaSettings, dispatch};
 use upload_tokens_core::store::Store;
 use upload_tokens_core::store::blob::BlobStore;
 use upload_tokens_core::store::blob_files::FileBlobStore;
@@ -75,9 +75,11 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-/// Sends the bytes through the upload handler in `chunk`-sized requests; returns seconds spent
-/// in the handler.
+/// Sends the bytes through the upload handler in `chunk`-sized requests, each body streamed in
+/// 256 KiB frames as the local server hands it over (chunks past 8 MiB spooled to a temporary
+/// directory); returns seconds spent in the handler.
 async fn through_handler(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, chunk: usize) -> f64 {
+    let spool = tempfile::tempdir().expect("spool dir");
     let media = AppWithBlobs {
         app: App {
             store: store.clone(),
@@ -85,7 +87,10 @@ async fn through_handler(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, chunk
             signer: AccessTokenSigner::new(SigningKey::new(vec![9u8; 32]).expect("long")),
         },
         blobs,
-        settings: MediaSettings::default(),
+        settings: MediaSettings {
+            spool_dir: Some(spool.path().to_owned()),
+            ..MediaSettings::default()
+        },
     };
     let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, chrono::Utc::now());
     store.insert_token(&token).await.expect("token stored");
@@ -118,7 +123,7 @@ async fn through_handler(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, chunk
                 format!("multipart/form-data; boundary={boundary}"),
             )
             .header("content-range", format!("part {}/{parts}", i + 1))
-            .body(Bytes::from(body))
+            .body(streamed(Bytes::from(body)))
             .expect("request");
         let started = Instant::now();
         let response = dispatch(&media, request).await;
@@ -136,6 +141,15 @@ async fn through_handler(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, chunk
         }
     }
     spent
+}
+
+/// `body` as a stream of 256 KiB frames.
+fn streamed(body: Bytes) -> Body {
+    let frames: Vec<Result<Bytes, std::io::Error>> = (0..body.len())
+        .step_by(256 * 1024)
+        .map(|at| Ok(body.slice(at..body.len().min(at + 256 * 1024))))
+        .collect();
+    Body::streamed(futures_util::stream::iter(frames))
 }
 
 async fn phase(name: &str) -> f64 {

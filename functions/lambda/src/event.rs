@@ -14,7 +14,7 @@ pub(crate) fn into_request(event: lambda_http::Request) -> handlers::Request {
         // `Body` is non-exhaustive upstream; nothing else is produced for API Gateway events.
         _ => Bytes::new(),
     };
-    http::Request::from_parts(parts, bytes)
+    http::Request::from_parts(parts, bytes.into())
 }
 
 /// JSON and problem bodies go back as text; an empty body as no body.

@@ -14,7 +14,7 @@ mod tls;
 pub use assets::{OPENAPI_YAML, VIDEO_UPLOADER_JS, VIDEO_UPLOADER_VERSION};
 pub use options::{Options, StoreKind, StoreOptions};
 pub use project::{DefaultProject, KeyOrigin};
-pub use serve::{LAMBDA_EVENT_LIMIT, MAX_BODY_BYTES, Server, start};
+pub use serve::{ENVELOPE_BYTES, LAMBDA_EVENT_LIMIT, Server, start};
 pub use tls::{GENERATED_CERT, Identity};
 
 use std::path::PathBuf;

@@ -18,13 +18,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upload_tokens_core::auth::AccessTokenSigner;
 use upload_tokens_core::domain::SystemClock;
-use upload_tokens_core::http::{
-    self as handlers, Access, ApiError, App, AppWithBlobs, MediaSettings,
-};
+use upload_tokens_core::http::{self as handlers, ApiError, App, AppWithBlobs, MediaSettings};
 
-/// Largest request body accepted: the official uploader's largest chunk (128 MiB) plus room for
-/// the multipart envelope.
-pub const MAX_BODY_BYTES: usize = 130 * 1024 * 1024;
+/// Room for the multipart envelope around the largest file, in an upload body.
+pub const ENVELOPE_BYTES: u64 = 1024 * 1024;
 
 /// Largest body of every route but `/upload` (they take JSON).
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
@@ -73,8 +70,10 @@ struct Shared {
     media: AppWithBlobs,
     blobs: Blobs,
     lambda_limits: bool,
-    /// Permits of the /upload requests being read or processed.
+    /// Permits of the requests whose bodies are streamed (uploads) being read or processed.
     uploads: Arc<Semaphore>,
+    /// Largest streamed body: the largest file and its envelope.
+    max_streamed_body: u64,
     /// How long a body may stay silent (and a JSON body take in all).
     body_idle: Duration,
 }
@@ -83,6 +82,14 @@ struct Shared {
 /// background.
 pub async fn start(options: Options) -> Result<Server, LocalError> {
     let opened = open_stores(&options.store, Some(options.max_upload_bytes)).await?;
+    // Chunks larger than a few MiB wait there (in files without a name) until they are whole.
+    let spool_dir = options.store.data_dir.join("spool");
+    upload_tokens_core::store::chunk_data::prepare_spool_dir(&spool_dir).map_err(|source| {
+        LocalError::DataDir {
+            path: spool_dir.clone(),
+            source,
+        }
+    })?;
     let store = opened.store;
     let blobs = opened
         .blobs
@@ -115,6 +122,7 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
             trust_proxy: options.trust_proxy,
             listen_url: None,
             abandon_after: options.store.abandon_after(),
+            spool_dir: Some(spool_dir),
             ..MediaSettings::default()
         },
     };
@@ -152,6 +160,7 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         media,
         blobs,
         lambda_limits: options.lambda_limits,
+        max_streamed_body: options.max_upload_bytes.saturating_add(ENVELOPE_BYTES),
         uploads: Arc::new(Semaphore::new(options.max_concurrent_uploads as usize)),
         body_idle: Duration::from_secs(options.body_idle_timeout),
     });
@@ -182,7 +191,9 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
     });
     // Slow clients: hyper closes a connection whose request head has not arrived within
     // `header_timeout` of its start or of the previous response (the keep-alive idle time);
-    // bodies are read under `body_idle` (see `read_body`).
+    // bodies are read under `body_idle` (see `read_body`). A client may shut its side down
+    // once its body is sent and wait for the answer (half-close): without `half_close`, hyper
+    // would drop the connection, answer unsent, whenever that end arrives before the answer.
     let task = match identity {
         None => {
             let mut server = axum_server::from_tcp(listener)
@@ -191,7 +202,8 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
             server
                 .http_builder()
                 .http1()
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                .half_close(true);
             tokio::spawn(async move { server.serve(router.into_make_service()).await })
         }
         Some(identity) => {
@@ -203,7 +215,8 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
             server
                 .http_builder()
                 .http1()
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                .half_close(true);
             tokio::spawn(async move { server.serve(router.into_make_service()).await })
         }
     };
@@ -285,89 +298,239 @@ async fn serve_request(
             return refusal.map(Body::from);
         }
     };
-    let is_upload = admitted.spec().access == Access::UploadToken;
-    // At most `--max-concurrent-uploads` upload bodies in memory at once; the others wait here,
-    // their bodies unread.
-    let _permit = if is_upload {
-        match Arc::clone(&shared.uploads).acquire_owned().await {
-            Ok(permit) => Some(permit),
-            Err(_) => return closing(too_busy()),
-        }
-    } else {
-        None
-    };
-    let (limit, whole_body_within) = if is_upload {
-        (MAX_BODY_BYTES, None)
-    } else {
-        (MAX_JSON_BODY_BYTES, Some(shared.body_idle))
-    };
+    if admitted.spec().streams_body {
+        return serve_streamed(&shared, admitted, parts, body).await;
+    }
     let bytes = match read_body(
         &parts.headers,
         body,
-        limit,
+        MAX_JSON_BODY_BYTES,
         shared.body_idle,
-        whole_body_within,
+        Some(shared.body_idle),
     )
     .await
     {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => {
-            let what = if is_upload { "bodies" } else { "JSON bodies" };
             return closing(too_large(format!(
-                "the local server accepts {what} up to {limit} bytes on this route"
+                "the local server accepts JSON bodies up to {MAX_JSON_BODY_BYTES} bytes on \
+                 this route"
             )));
         }
         Err(BodyError::TooSlow) => return closing(timed_out()),
         Err(BodyError::Broken) => return closing(bad_body()),
     };
-    if shared.lambda_limits {
-        let event = lambda_event_size(&parts.headers, parts.uri.to_string().len(), bytes.len());
-        if event > LAMBDA_EVENT_LIMIT {
-            return too_large(format!(
-                "behind API Gateway and Lambda this request would be a {event}-byte event, over \
-                 the {LAMBDA_EVENT_LIMIT}-byte limit: send chunks of at most 4 MiB"
-            ));
-        }
+    if let Some(refusal) = shared.over_lambda_limit(&parts, bytes.len() as u64) {
+        return refusal;
     }
-    let request = http::Request::from_parts(parts, bytes);
+    let request = http::Request::from_parts(parts, handlers::Body::from(bytes));
     admitted.run(&shared.media, request).await.map(Body::from)
 }
 
+impl Shared {
+    /// With `--lambda-limits`, the 413 API Gateway would answer a request with a body of
+    /// `body_len` bytes.
+    fn over_lambda_limit(
+        &self,
+        parts: &http::request::Parts,
+        body_len: u64,
+    ) -> Option<http::Response<Body>> {
+        if !self.lambda_limits {
+            return None;
+        }
+        let event = lambda_event_size(&parts.headers, parts.uri.to_string().len(), body_len);
+        (event > LAMBDA_EVENT_LIMIT as u64).then(|| too_large(lambda_detail(event)))
+    }
+}
+
+fn lambda_detail(event: u64) -> String {
+    format!(
+        "behind API Gateway and Lambda this request would be a {event}-byte event, over the \
+         {LAMBDA_EVENT_LIMIT}-byte limit: send chunks of at most 4 MiB"
+    )
+}
+
+/// A route that streams its body (uploads): at most `--max-concurrent-uploads` at once, the
+/// others waiting with their bodies unread. The handler reads the body as it arrives, under the
+/// idle timeout and the size limit; when it fails to arrive, the server's answer (408, 413)
+/// replaces the handler's.
+async fn serve_streamed(
+    shared: &Shared,
+    admitted: handlers::Admitted,
+    parts: http::request::Parts,
+    body: Body,
+) -> http::Response<Body> {
+    let _permit = match Arc::clone(&shared.uploads).acquire_owned().await {
+        Ok(permit) => permit,
+        Err(_) => return closing(too_busy()),
+    };
+    let announced = content_length(&parts.headers);
+    let limit = if shared.lambda_limits {
+        // The largest body whose event fits: base64 makes 3 bytes 4.
+        let overhead = lambda_event_size(&parts.headers, parts.uri.to_string().len(), 0);
+        (LAMBDA_EVENT_LIMIT as u64).saturating_sub(overhead) / 4 * 3
+    } else {
+        shared.max_streamed_body
+    };
+    if announced.is_some_and(|n| n > limit) {
+        if let Some(refusal) = shared.over_lambda_limit(&parts, announced.unwrap_or(0)) {
+            return closing(refusal);
+        }
+        return closing(too_large(streamed_too_large(limit)));
+    }
+    let watch = Arc::new(BodyWatch::default());
+    let source = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
+    let stream = watched(
+        Arc::clone(&source),
+        limit,
+        shared.body_idle,
+        Arc::clone(&watch),
+    );
+    let request = http::Request::from_parts(parts, handlers::Body::streamed(stream));
+    let response = admitted.run(&shared.media, request).await.map(Body::from);
+    if watch.failure().is_none() && !watch.ended() {
+        // Refused before its body ended: read the rest, so that a client that sends its whole
+        // body before it reads gets to read the refusal rather than a reset.
+        if drain(&mut *source.lock().await).await {
+            return response;
+        }
+    }
+    match watch.failure() {
+        Some(BodyError::TooLarge) if shared.lambda_limits => {
+            closing(too_large(lambda_detail(limit * 4 / 3)))
+        }
+        Some(BodyError::TooLarge) => closing(too_large(streamed_too_large(limit))),
+        Some(BodyError::TooSlow) => closing(timed_out()),
+        Some(BodyError::Broken) => closing(bad_body()),
+        // Answered before its body ended (a refusal): the rest is not read.
+        None if !watch.ended() => closing(response),
+        None => response,
+    }
+}
+
+fn streamed_too_large(limit: u64) -> String {
+    format!(
+        "the local server accepts upload bodies up to {limit} bytes (the largest file plus its \
+         multipart envelope)"
+    )
+}
+
+/// What became of a streamed body, for the server to answer once the handler is done.
+#[derive(Default)]
+struct BodyWatch {
+    failure: std::sync::Mutex<Option<BodyError>>,
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl BodyWatch {
+    fn fail(&self, e: BodyError) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.get_or_insert(e);
+    }
+
+    fn failure(&self) -> Option<BodyError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// `body` as a stream of its frames, each due within `idle`, at most `limit` bytes in all
+/// (counted as they arrive, whatever `Content-Length` said); the first failure ends it and is
+/// noted in `watch`.
+fn watched(
+    source: Arc<tokio::sync::Mutex<axum::body::BodyDataStream>>,
+    limit: u64,
+    idle: Duration,
+    watch: Arc<BodyWatch>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(
+        (source, 0u64, watch, false),
+        move |(stream, seen, watch, done)| async move {
+            if done {
+                return None;
+            }
+            let failed = |watch: Arc<BodyWatch>, e: BodyError, stream| {
+                watch.fail(e.clone());
+                let error = std::io::Error::other(format!("request body: {e:?}"));
+                Some((Err(error), (stream, seen, watch, true)))
+            };
+            let next = tokio::time::timeout(idle, async { stream.lock().await.next().await }).await;
+            match next {
+                Err(_) => failed(watch, BodyError::TooSlow, stream),
+                Ok(None) => {
+                    watch
+                        .ended
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    None
+                }
+                Ok(Some(Err(_))) => failed(watch, BodyError::Broken, stream),
+                Ok(Some(Ok(frame))) if seen + frame.len() as u64 > limit => {
+                    failed(watch, BodyError::TooLarge, stream)
+                }
+                Ok(Some(Ok(frame))) => {
+                    let seen = seen + frame.len() as u64;
+                    Some((Ok(frame), (stream, seen, watch, false)))
+                }
+            }
+        },
+    )
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Most of a refused request's body read (and dropped) so that its client, which sends the
-/// whole body before it reads an answer, gets to read the refusal rather than a reset.
-const DISCARD_BYTES: usize = MAX_BODY_BYTES;
+/// whole body before it reads an answer, gets to read the refusal rather than a reset: the
+/// official uploader's largest chunk (128 MiB) and its envelope.
+const DISCARD_BYTES: usize = 130 * 1024 * 1024;
 /// Most time spent discarding a refused request's body.
 const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Reads and drops a refused request's body, in constant memory, up to [`DISCARD_BYTES`] and
 /// [`DISCARD_TIME`]; past either the connection is closed instead.
-async fn discard(body: Body) {
-    use futures_util::StreamExt;
-    let mut stream = body.into_data_stream();
+async fn discard(body: Body) -> bool {
+    drain(&mut body.into_data_stream()).await
+}
+
+/// Reads and drops what is left of `stream`, within [`DISCARD_BYTES`] and [`DISCARD_TIME`];
+/// whether it reached the end.
+async fn drain(stream: &mut axum::body::BodyDataStream) -> bool {
     let mut seen = 0usize;
-    let _ = tokio::time::timeout(DISCARD_TIME, async {
+    tokio::time::timeout(DISCARD_TIME, async {
         while let Some(Ok(frame)) = stream.next().await {
             seen += frame.len();
             if seen > DISCARD_BYTES {
-                break;
+                return false;
             }
         }
+        true
     })
-    .await;
+    .await
+    .unwrap_or(false)
 }
 
 /// Size of the API Gateway (payload v2) event for a request: the body base64-encoded, the
 /// headers, the URI, and about a kilobyte of request context.
-fn lambda_event_size(headers: &http::HeaderMap, uri_len: usize, body_len: usize) -> usize {
+fn lambda_event_size(headers: &http::HeaderMap, uri_len: usize, body_len: u64) -> u64 {
     let headers: usize = headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 6)
         .sum();
-    body_len.div_ceil(3) * 4 + headers + 2 * uri_len + 1024
+    body_len.div_ceil(3) * 4 + (headers + 2 * uri_len + 1024) as u64
 }
 
 /// Why a body could not be read.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum BodyError {
     /// Over the route's limit (announced by `Content-Length`, or counted).
     TooLarge,
@@ -387,10 +550,7 @@ async fn read_body(
     idle: Duration,
     whole_within: Option<Duration>,
 ) -> Result<Bytes, BodyError> {
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let announced = content_length(headers);
     if announced.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }

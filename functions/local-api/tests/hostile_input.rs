@@ -128,6 +128,194 @@ fn memory_stays_bounded_while_large_bodies_arrive_unauthenticated_or_on_json_rou
     assert_eq!(r.status, 401);
 }
 
+/// The bytes of client `seed`'s file, generated block by block (never held whole).
+fn file_block(seed: u8, index: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .wrapping_add(u32::from(seed) * 7 + index as u32) as u8
+        })
+        .collect()
+}
+
+/// Streams one whole-file upload of `size` bytes (in 256 KiB writes; chunked transfer encoding
+/// with `chunked`) and returns the status and body of the answer.
+fn stream_upload(addr: &str, token: &str, seed: u8, size: usize, chunked: bool) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    let open = b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"big.mp4\"\r\nContent-Type: video/mp4\r\n\r\n";
+    let close = b"\r\n--XBOUNDARY--\r\n";
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {}", open.len() + size + close.len())
+    };
+    let head = format!(
+        "POST /upload?token={token} HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: multipart/form-data; boundary=XBOUNDARY\r\n{framing}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    let mut send = |bytes: &[u8]| {
+        if chunked {
+            stream
+                .write_all(format!("{:x}\r\n", bytes.len()).as_bytes())
+                .expect("frame");
+        }
+        stream.write_all(bytes).expect("body");
+        if chunked {
+            stream.write_all(b"\r\n").expect("frame end");
+        }
+    };
+    send(open);
+    const BLOCK: usize = 256 * 1024;
+    for (index, from) in (0..size).step_by(BLOCK).enumerate() {
+        send(&file_block(seed, index, BLOCK.min(size - from)));
+    }
+    send(close);
+    if chunked {
+        stream.write_all(b"0\r\n\r\n").expect("last frame");
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let response = support::parse(&answer).expect("an HTTP answer");
+    (response.status, response.body)
+}
+
+/// Four concurrent authenticated uploads of 100 MiB each (two with chunked transfer encoding)
+/// against a server started with `store_args`: each is 201, the server's peak memory grows by
+/// less than 32 MiB a request, and `stored(videoId)` is the file byte for byte.
+fn uploads_stream_in_bounded_memory(
+    dir: &std::path::Path,
+    store_args: &[&str],
+    stored: impl Fn(&str, &str) -> Vec<u8>,
+) {
+    let key = "hostile-test-key-0123456789";
+    let mut args = vec!["--api-key", key, "--max-concurrent-uploads", "4"];
+    args.extend_from_slice(store_args);
+    let server = Server::start(dir, &args);
+    let addr = server.addr.clone();
+    let token = support::create_token(&addr, key);
+    // Warm up: one small upload allocates the runtime's and the store's buffers.
+    let (status, _) = stream_upload(&addr, &token, 0, 1024, false);
+    assert_eq!(status, 201);
+    let before = server.status_kib("VmRSS");
+    const SIZE: usize = 100 * MIB;
+    let clients: Vec<_> = (1..=4u8)
+        .map(|seed| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || stream_upload(&addr, &token, seed, SIZE, seed % 2 == 0))
+        })
+        .collect();
+    let mut videos = Vec::new();
+    for (seed, client) in (1..=4u8).zip(clients) {
+        let (status, body) = client.join().expect("client");
+        assert_eq!(status, 201, "upload {seed}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("video json");
+        videos.push((seed, json["videoId"].as_str().expect("videoId").to_owned()));
+    }
+    let peak = server.status_kib("VmHWM");
+    eprintln!(
+        "{store_args:?}: RSS before {before} KiB, peak {peak} KiB: 4 concurrent authenticated \
+         uploads of {} MiB",
+        SIZE / MIB
+    );
+    // Reading one body whole would add 100 MiB; each request may use up to 32 MiB.
+    assert!(
+        peak < before + 4 * 32 * 1024,
+        "peak RSS {peak} KiB grew more than 4 x 32 MiB over {before} KiB"
+    );
+    for (seed, video) in videos {
+        let stored = stored(&addr, &video);
+        assert_eq!(stored.len(), SIZE, "upload {seed}: size");
+        for (index, block) in stored.chunks(256 * 1024).enumerate() {
+            assert!(
+                block == file_block(seed, index, block.len()).as_slice(),
+                "upload {seed}: block {index} differs"
+            );
+        }
+    }
+    let spool = std::fs::read_dir(dir.join("spool"))
+        .expect("spool dir")
+        .count();
+    assert_eq!(spool, 0, "no spooled chunk is left behind");
+}
+
+#[test]
+fn authenticated_upload_bodies_are_streamed_in_bounded_memory_to_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blobs = dir.path().join("blobs");
+    uploads_stream_in_bounded_memory(dir.path(), &[], |_, video| {
+        std::fs::read(blobs.join(format!("videos/{video}/source"))).expect("the stored file")
+    });
+}
+
+#[test]
+fn authenticated_upload_bodies_are_streamed_in_bounded_memory_to_s3() {
+    let Some(moto) = test_gate::require_moto("streamed uploads to S3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suffix = std::process::id();
+    let (table, bucket) = (format!("streamed-{suffix}"), format!("streamed-{suffix}"));
+    let store = [
+        "--store",
+        "aws",
+        "--table",
+        &table,
+        "--bucket",
+        &bucket,
+        "--create-table",
+    ];
+    uploads_stream_in_bounded_memory(dir.path(), &store, |_, video| {
+        // Straight from the bucket, as a client of moto.
+        let host = moto.trim_start_matches("http://").trim_end_matches('/');
+        let answer = support::send_bytes(
+            host,
+            format!(
+                "GET /{bucket}/videos/{video}/source HTTP/1.1\r\nHost: {host}\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "GET from moto");
+        let at = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head end");
+        answer[at + 4..].to_vec()
+    });
+}
+
+#[test]
+fn an_upload_refused_before_its_body_ends_is_answered_after_the_body_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = "hostile-test-key-0123456789";
+    let server = Server::start(dir.path(), &["--api-key", key]);
+    let addr = server.addr.clone();
+    let token = support::create_token(&addr, key);
+    // A bad Content-Range is refused from the head, but the client sends all 40 MiB first and
+    // only then reads: it must read the 400, not a reset.
+    for chunked in [false, true] {
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_owned()
+        } else {
+            format!("Content-Length: {}", 40 * MIB)
+        };
+        let head = format!(
+            "POST /upload?token={token} HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Range: bytes nonsense\r\n\
+             Content-Type: multipart/form-data; boundary=X\r\n{framing}\r\n\r\n"
+        );
+        let status = push_large_body(&addr, &head, 40 * MIB, chunked);
+        assert_eq!(status, Some(400), "chunked: {chunked}");
+    }
+}
+
 /// Reads until the server closes the connection; returns what it sent and when it closed,
 /// or fails after `limit`.
 fn until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Instant) {

@@ -122,7 +122,9 @@ mod tests {
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        builder.body(bytes::Bytes::new()).expect("request")
+        builder
+            .body(super::super::Body::default())
+            .expect("request")
     }
 
     fn settings(public: Option<&str>, trust_proxy: bool) -> MediaSettings {

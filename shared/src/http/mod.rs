@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 pub use crate::auth::Principal;
 pub use authn::authenticate;
+pub use body::Body;
 pub use error::ApiError;
 pub use links::parse_public_url;
 pub use problem::Problem;
@@ -37,8 +38,9 @@ pub use routes::{
 pub use slug::Slug;
 pub use videos::authorize_download;
 
-/// A request as every handler sees it: the body fully read.
-pub type Request = http::Request<Bytes>;
+/// A request as every handler sees it: the body read whole, or streamed for the rows that say
+/// so ([`RouteSpec::streams_body`]).
+pub type Request = http::Request<Body>;
 /// A response as every handler returns it.
 pub type Response = http::Response<Bytes>;
 
@@ -79,6 +81,9 @@ pub struct MediaSettings {
     /// How long an unfinished upload may go without a chunk before it is abandoned and removed
     /// (default 7 days).
     pub abandon_after: std::time::Duration,
+    /// Where chunks larger than a few MiB are spooled while they arrive (the local server's
+    /// `<data-dir>/spool`); `None`: in memory (Lambda, whose bodies are at most 6 MB).
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for MediaSettings {
@@ -91,6 +96,7 @@ impl Default for MediaSettings {
             trust_proxy: false,
             listen_url: None,
             abandon_after: crate::store::DEFAULT_ABANDON_AFTER,
+            spool_dir: None,
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Reading the `multipart/form-data` body of `POST /upload`.
+//! Reading the `multipart/form-data` body of `POST /upload`, as it arrives: the file part is
+//! gathered by a [`Spool`] (memory, then an unnamed local file), never the whole body at once.
 
-use super::{ApiError, Slug};
-use bytes::Bytes;
+use super::{ApiError, Body, Slug};
+use crate::store::chunk_data::{ChunkData, Spool};
+use std::path::Path;
 
 /// What an upload request carries.
 #[derive(Debug)]
 pub struct UploadForm {
     /// The file part's bytes.
-    pub file: Bytes,
+    pub file: ChunkData,
     /// The file part's file name, if any.
     pub file_name: Option<String>,
     /// The `videoId` field, if any.
@@ -20,7 +22,14 @@ fn bad(slug: Slug, detail: impl Into<String>) -> ApiError {
 
 /// Parses the body: exactly one file part (a part with a file name, whatever its field name, or
 /// a field named `file`), an optional `videoId` field before or after it; other fields ignored.
-pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm, ApiError> {
+/// The file part is spooled to `spool_dir` past a few MiB (kept in memory without one), and
+/// refused once it passes `max_file_bytes`.
+pub async fn parse(
+    content_type: Option<&str>,
+    body: Body,
+    spool_dir: Option<&Path>,
+    max_file_bytes: u64,
+) -> Result<UploadForm, ApiError> {
     let boundary = content_type
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| {
@@ -29,27 +38,42 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<UploadForm
                 "send the file as multipart/form-data with a boundary",
             )
         })?;
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut multipart = multer::Multipart::with_constraints(
+        body.into_stream(),
+        boundary,
+        // Text fields (videoId) are small; the file part is bounded below, as it is spooled.
+        multer::Constraints::new()
+            .size_limit(multer::SizeLimit::new().for_field("videoId", 4 * 1024)),
+    );
     let malformed = |e: multer::Error| {
         bad(
             Slug::UploadedFileMalformed,
             format!("the multipart body could not be read: {e}"),
         )
     };
-    let mut file: Option<(Bytes, Option<String>)> = None;
+    let mut file: Option<(ChunkData, Option<String>)> = None;
     let mut video_id = None;
-    while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         let file_name = field.file_name().map(str::to_owned);
         let name = field.name().map(str::to_owned);
         if file_name.is_some() || name.as_deref() == Some("file") {
-            let bytes = field.bytes().await.map_err(malformed)?;
-            if file.replace((bytes, file_name)).is_some() {
+            if file.is_some() {
                 return Err(bad(
                     Slug::UploadedFileMultiple,
                     "send exactly one file part per request",
                 ));
             }
+            let mut spool = Spool::new(spool_dir);
+            while let Some(bytes) = field.chunk().await.map_err(malformed)? {
+                spool.push(bytes).await?;
+                if spool.len() > max_file_bytes {
+                    return Err(bad(
+                        Slug::UploadedFileTooLarge,
+                        format!("the file would exceed the maximum of {max_file_bytes} bytes"),
+                    ));
+                }
+            }
+            file = Some((spool.finish().await?, file_name));
         } else if name.as_deref() == Some("videoId") {
             let text = field.text().await.map_err(malformed)?;
             // Empty (or ASCII spaces only) counts as absent, as docs/openapi.yaml says.

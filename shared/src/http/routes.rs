@@ -43,6 +43,10 @@ pub struct RouteSpec {
     /// The Lambda function (its binary's name) that serves it on AWS; `None` when API Gateway
     /// answers it itself (CORS preflights, from the HTTP API's CORS configuration).
     pub function: Option<&'static str>,
+    /// Its handler takes the body as a stream ([`super::Body::streamed`]): a server may hand it
+    /// the bytes as they arrive instead of reading the body whole first. Routes that take
+    /// files; every other body is small (JSON) and read whole.
+    pub streams_body: bool,
 }
 
 /// Who is calling, as [`Access`] established it.
@@ -122,8 +126,17 @@ const fn row<S>(
             path,
             access,
             function,
+            streams_body: false,
         },
         handler,
+    }
+}
+
+impl<S> Route<S> {
+    /// The same row, its body streamed to the handler ([`RouteSpec::streams_body`]).
+    const fn streaming(mut self) -> Self {
+        self.spec.streams_body = true;
+        self
     }
 }
 
@@ -171,7 +184,8 @@ pub static TOKEN_ROUTES: &[Route<App>] = &[
 pub static MEDIA_ROUTES: &[Route<AppWithBlobs>] = &[
     row("POST", "/upload", Token, Some("upload"), |s, c| {
         Box::pin(upload::upload(s, c))
-    }),
+    })
+    .streaming(),
     row("OPTIONS", "/upload", Public, None, |s, c| {
         Box::pin(upload::preflight(s, c))
     }),
@@ -288,10 +302,16 @@ impl<S: RouteState> RouteSet<S> {
     }
 
     /// Serves a request with this set's routes: 404 or 405 if none matches. Logs one line.
-    pub async fn handle(&self, state: &S, request: Request, request_id: &str) -> Response {
+    pub async fn handle<B: Into<super::Body>>(
+        &self,
+        state: &S,
+        request: http::Request<B>,
+        request_id: &str,
+    ) -> Response {
         let started = Instant::now();
         let method = request.method().clone();
         let (head, body) = request.into_parts();
+        let body: super::Body = body.into();
         let (response, template) = match self.find(&method, head.uri.path()) {
             Match::Found(route, params) => {
                 let response = match admit_to(state, route, &head, &params).await {
@@ -398,10 +418,17 @@ pub async fn admit(
 }
 
 /// Serves any request with every route: [`admit`], then [`Admitted::run`].
-pub async fn dispatch(state: &AppWithBlobs, request: Request) -> Response {
+pub async fn dispatch<B: Into<super::Body>>(
+    state: &AppWithBlobs,
+    request: http::Request<B>,
+) -> Response {
     let (head, body) = request.into_parts();
     match admit(state, &head).await {
-        Ok(admitted) => admitted.run(state, Request::from_parts(head, body)).await,
+        Ok(admitted) => {
+            admitted
+                .run(state, Request::from_parts(head, body.into()))
+                .await
+        }
         Err(refusal) => refusal,
     }
 }

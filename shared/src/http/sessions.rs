@@ -39,7 +39,8 @@ fn deps(app: &App) -> SessionDeps<'_> {
 
 /// A string attribute of the body, or the credentials error naming it.
 fn credential(call: &Call, name: &'static str) -> Result<String, ApiError> {
-    let body = json_object(call.request.body()).map_err(|_| ApiError::InvalidCredentials(name))?;
+    let body = json_object(call.request.body().whole()?)
+        .map_err(|_| ApiError::InvalidCredentials(name))?;
     match body.get(name) {
         Some(serde_json::Value::String(s)) => Ok(s.clone()),
         _ => Err(ApiError::InvalidCredentials(name)),

@@ -49,7 +49,7 @@ fn token_id(call: &Call) -> Result<TokenId, ApiError> {
 /// `POST /upload-tokens` `{"ttl": int}` → 200 with the new token.
 pub(super) async fn create(app: &App, call: Call) -> Result<Response, ApiError> {
     let project = call.principal()?.project_id.clone();
-    let body = json_object(call.request.body())?;
+    let body = json_object(call.request.body().whole()?)?;
     let ttl = match body.get("ttl") {
         None => Ttl::NEVER,
         Some(v) => Ttl::from_json(v).map_err(|e| ApiError::InvalidAttribute {

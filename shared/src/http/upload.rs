@@ -31,7 +31,13 @@ pub(super) async fn upload(app: &AppWithBlobs, call: Call) -> Result<Response, A
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let (parts, body) = call.request.into_parts();
-    let form = multipart::parse(content_type.as_deref(), body).await?;
+    let form = multipart::parse(
+        content_type.as_deref(),
+        body,
+        app.settings.spool_dir.as_deref(),
+        app.settings.max_file_bytes,
+    )
+    .await?;
     let deps = ChunkDeps {
         videos: app.app.store.as_ref(),
         blobs: app.blobs.as_ref(),
@@ -48,7 +54,7 @@ pub(super) async fn upload(app: &AppWithBlobs, call: Call) -> Result<Response, A
         form.file,
     )
     .await?;
-    let request = http::Request::from_parts(parts, bytes::Bytes::new());
+    let request = http::Request::from_parts(parts, super::Body::default());
     Ok(json(
         StatusCode::CREATED,
         &video_body(app, &request, &accepted.record).await?,

@@ -152,7 +152,7 @@ pub(super) async fn get(app: &AppWithBlobs, call: Call) -> Result<Response, ApiE
 /// mp4Support.
 pub(super) async fn update(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
     let principal = call.principal()?;
-    let patch = VideoPatch::parse(&json_object(call.request.body())?).map_err(|e| {
+    let patch = VideoPatch::parse(&json_object(call.request.body().whole()?)?).map_err(|e| {
         ApiError::InvalidAttribute {
             name: e.name,
             detail: e.detail.to_owned(),

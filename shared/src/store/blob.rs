@@ -1,8 +1,8 @@
 //! Where uploaded bytes go: assembled chunk by chunk, whatever size the chunks have.
 
 use super::StoreError;
+use super::chunk_data::ChunkData;
 use async_trait::async_trait;
-use bytes::Bytes;
 use std::time::Duration;
 
 /// Smallest S3 part other than the last (5 MiB): smaller remainders are staged until they grow.
@@ -51,7 +51,7 @@ pub trait BlobStore: Send + Sync {
         &self,
         key: &str,
         progress: &BlobProgress,
-        chunk: Bytes,
+        chunk: &ChunkData,
         last: bool,
     ) -> Result<BlobProgress, StoreError>;
 

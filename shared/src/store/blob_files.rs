@@ -12,11 +12,11 @@
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore};
+use super::chunk_data::ChunkData;
 use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
-use bytes::Bytes;
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -81,8 +81,8 @@ fn remove_if_present(path: &Path) -> std::io::Result<()> {
 
 /// Writes `chunk` at `offset` of the partial file of `path`; with `last`, completes the blob
 /// at `offset + chunk.len()` bytes. Blocking.
-fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(), StoreError> {
-    let end = offset + chunk.len() as u64;
+fn write_chunk(path: &Path, offset: u64, chunk: &ChunkData, last: bool) -> Result<(), StoreError> {
+    let end = offset + chunk.len();
     let parent = path.parent().ok_or_else(|| {
         StoreError::from(InternalError::new(format!(
             "blob path {} has no parent",
@@ -135,9 +135,14 @@ fn write_chunk(path: &Path, offset: u64, chunk: &[u8], last: bool) -> Result<(),
 }
 
 /// Positioned write then fsync; with `len`, cuts the file to that length first.
-fn write_at(mut file: File, offset: u64, chunk: &[u8], len: Option<u64>) -> std::io::Result<()> {
+fn write_at(
+    mut file: File,
+    offset: u64,
+    chunk: &ChunkData,
+    len: Option<u64>,
+) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(offset))?;
-    file.write_all(chunk)?;
+    chunk.write_into(&mut file)?;
     if let Some(len) = len {
         file.set_len(len)?;
     }
@@ -150,7 +155,7 @@ impl BlobStore for FileBlobStore {
         &self,
         key: &str,
         progress: &BlobProgress,
-        chunk: Bytes,
+        chunk: &ChunkData,
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
         if progress.completed {
@@ -158,7 +163,8 @@ impl BlobStore for FileBlobStore {
         }
         let path = self.checked(key)?;
         let offset = progress.written;
-        let written = offset + chunk.len() as u64;
+        let written = offset + chunk.len();
+        let chunk = chunk.clone();
         tokio::task::spawn_blocking(move || write_chunk(&path, offset, &chunk, last))
             .await
             .map_err(StoreError::backend)??;

@@ -8,6 +8,7 @@
 pub mod blob;
 #[cfg(feature = "embedded")]
 pub mod blob_files;
+pub mod chunk_data;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "embedded")]

@@ -16,6 +16,7 @@
 
 use super::StoreError;
 use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES, part_bytes_for};
+use super::chunk_data::ChunkData;
 use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -364,15 +365,81 @@ fn part_number(number: u32) -> Result<i32, StoreError> {
         .map_err(|_| InternalError::new(format!("part number {number} out of range")).into())
 }
 
-/// `staged` followed by `chunk`: the one copy an append with a staged remainder makes.
-fn join(staged: Bytes, chunk: Bytes) -> Bytes {
-    if staged.is_empty() {
-        return chunk;
+/// Parts an append cuts a large chunk into are this big (or the store's part size, if larger),
+/// but the last, which is between one and two of them: so memory per request stays bounded
+/// whatever the chunk size, and the chunk still becomes few parts.
+pub const PIECE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What an append writes: the staged remainder followed by the chunk, read in ranges.
+struct Joined<'a> {
+    staged: Bytes,
+    chunk: &'a ChunkData,
+}
+
+impl Joined<'_> {
+    fn len(&self) -> u64 {
+        self.staged.len() as u64 + self.chunk.len()
     }
-    let mut joined = BytesMut::with_capacity(staged.len() + chunk.len());
-    joined.extend_from_slice(&staged);
-    joined.extend_from_slice(&chunk);
-    joined.freeze()
+
+    /// `len` bytes from `from`: a view of the staged bytes or of a chunk in memory where it can
+    /// be, one copy where a range spans both.
+    async fn read(&self, from: u64, len: u64) -> Result<Bytes, StoreError> {
+        let staged = self.staged.len() as u64;
+        let end = from + len;
+        if end <= staged {
+            return Ok(self.staged.slice(from as usize..end as usize));
+        }
+        if from >= staged {
+            return self.chunk.read(from - staged, len as usize).await;
+        }
+        let tail = self.chunk.read(0, (end - staged) as usize).await?;
+        let mut joined = BytesMut::with_capacity(len as usize);
+        joined.extend_from_slice(&self.staged[from as usize..]);
+        joined.extend_from_slice(&tail);
+        Ok(joined.freeze())
+    }
+}
+
+/// The `(from, len)` ranges of the parts `total` bytes are cut into: pieces of `piece` bytes,
+/// the last taking the rest (so it has between `piece` and `2 × piece` bytes), or one part when
+/// `total` is below two pieces.
+fn cut(total: u64, piece: u64) -> Vec<(u64, u64)> {
+    let n = (total / piece).max(1);
+    (0..n)
+        .map(|i| {
+            let from = i * piece;
+            let len = if i + 1 == n { total - from } else { piece };
+            (from, len)
+        })
+        .collect()
+}
+
+impl S3BlobStore {
+    /// Bytes a part cut from a chunk has, but the last of them.
+    fn piece_bytes(&self) -> u64 {
+        self.part_bytes.max(PIECE_BYTES)
+    }
+
+    /// Uploads `pieces` of `data` as parts `first + 1`, `first + 2`… of `upload_id`, in order;
+    /// their ETags.
+    async fn upload_pieces(
+        &self,
+        key: &str,
+        upload_id: &str,
+        first: usize,
+        data: &Joined<'_>,
+        pieces: &[(u64, u64)],
+    ) -> Result<Vec<String>, PartError> {
+        let mut etags = Vec::with_capacity(pieces.len());
+        for (i, &(from, len)) in pieces.iter().enumerate() {
+            let number = u32::try_from(first + i + 1).map_err(|_| {
+                Failed(InternalError::new(format!("too many parts in {key}")).into())
+            })?;
+            let body = data.read(from, len).await.map_err(Failed)?;
+            etags.push(self.upload_part(key, upload_id, number, body).await?);
+        }
+        Ok(etags)
+    }
 }
 
 #[async_trait]
@@ -381,32 +448,35 @@ impl BlobStore for S3BlobStore {
         &self,
         key: &str,
         progress: &BlobProgress,
-        chunk: Bytes,
+        chunk: &ChunkData,
         last: bool,
     ) -> Result<BlobProgress, StoreError> {
         if progress.completed {
             return Err(InternalError::new(format!("append to completed blob {key}")).into());
         }
-        let written = progress.written + chunk.len() as u64;
-        let data = join(self.read_staged(key, progress).await?, chunk);
+        let data = Joined {
+            staged: self.read_staged(key, progress).await?,
+            chunk,
+        };
+        let total = data.len();
         let mut next = BlobProgress {
             upload_id: progress.upload_id.clone(),
             parts: progress.parts.clone(),
             staged: 0,
-            written,
+            written: progress.written + chunk.len(),
             completed: last,
         };
-        if last && next.parts.is_empty() {
+        if last && next.parts.is_empty() && total < 2 * self.piece_bytes() {
             // Never needed a multipart upload: the whole blob in one PutObject.
             crash_point("before-complete");
-            self.put(key, data).await?;
+            self.put(key, data.read(0, total).await?).await?;
             crash_point("after-complete-rename");
             return Ok(next);
         }
-        if !last && (data.len() as u64) < self.part_bytes {
-            next.staged = data.len() as u64;
+        if !last && total < self.part_bytes {
+            next.staged = total;
             if let Some(staged_key) = Self::staged_key(key, &next) {
-                self.put(&staged_key, data).await?;
+                self.put(&staged_key, data.read(0, total).await?).await?;
             }
             return Ok(next);
         }
@@ -421,13 +491,12 @@ impl BlobStore for S3BlobStore {
                 id
             }
         };
-        let number = u32::try_from(next.parts.len() + 1)
-            .map_err(|_| InternalError::new(format!("too many parts in {key}")))?;
-        let etag = match self
-            .upload_part(key, &upload_id, number, data.clone())
+        let pieces = cut(total, self.piece_bytes());
+        let etags = match self
+            .upload_pieces(key, &upload_id, next.parts.len(), &data, &pieces)
             .await
         {
-            Ok(etag) => etag,
+            Ok(etags) => etags,
             Err(refused) => {
                 // The multipart upload was completed by a write whose commit never happened (a
                 // crash between the completion and the state write): S3 says NoSuchUpload,
@@ -452,14 +521,12 @@ impl BlobStore for S3BlobStore {
                 let (id, parts) = self.reopen(key, progress).await?;
                 next.upload_id = Some(id.clone());
                 next.parts = parts;
-                let number = u32::try_from(next.parts.len() + 1)
-                    .map_err(|_| InternalError::new(format!("too many parts in {key}")))?;
-                self.upload_part(key, &id, number, data)
+                self.upload_pieces(key, &id, next.parts.len(), &data, &pieces)
                     .await
                     .map_err(PartError::into_store_error)?
             }
         };
-        next.parts.push(etag);
+        next.parts.extend(etags);
         if last {
             crash_point("before-complete");
             let upload_id = next.upload_id.clone().unwrap_or(upload_id);
@@ -513,5 +580,25 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(Some(request.uri().to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_cut_into_pieces_with_the_rest_in_the_last() {
+        const P: u64 = PIECE_BYTES;
+        assert_eq!(cut(1, P), vec![(0, 1)]);
+        assert_eq!(cut(2 * P - 1, P), vec![(0, 2 * P - 1)]);
+        assert_eq!(cut(2 * P, P), vec![(0, P), (P, P)]);
+        assert_eq!(cut(3 * P + 7, P), vec![(0, P), (P, P), (2 * P, P + 7)]);
+        for total in [P, 5 * P + 1, 100 * P - 1] {
+            let pieces = cut(total, P);
+            assert_eq!(pieces.iter().map(|p| p.1).sum::<u64>(), total);
+            assert!(pieces.iter().all(|&(_, len)| (P..2 * P).contains(&len)));
+            assert!(pieces.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+        }
     }
 }

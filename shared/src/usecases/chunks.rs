@@ -14,9 +14,8 @@ use crate::domain::{
 };
 use crate::internal::{ErrorChain, InternalError, crash_point};
 use crate::store::blob::{BlobProgress, BlobStore};
+use crate::store::chunk_data::ChunkData;
 use crate::store::{StoreError, VideoRecord, VideoStore};
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// What the upload machinery needs.
@@ -53,11 +52,11 @@ pub struct Accepted {
 }
 
 /// A chunk as it arrives: its range and its bytes, summarised for the rules.
-pub fn incoming(range: ContentRange, bytes: &[u8]) -> IncomingChunk {
+pub fn incoming(range: ContentRange, data: &ChunkData) -> IncomingChunk {
     IncomingChunk {
         range,
-        size: bytes.len() as u64,
-        sha256: hex(&Sha256::digest(bytes)),
+        size: data.len(),
+        sha256: data.sha256().to_owned(),
     }
 }
 
@@ -70,9 +69,9 @@ pub async fn accept_upload_chunk(
     video_id: Option<&str>,
     file_name: Option<&str>,
     range: ContentRange,
-    bytes: Bytes,
+    data: ChunkData,
 ) -> Result<Accepted, UseCaseError> {
-    let chunk = incoming(range, &bytes);
+    let chunk = incoming(range, &data);
     if video_id.is_none() && !continues_an_upload(&chunk.range) {
         UploadProgress::default().judge(&chunk, None, deps.max_file_bytes)?;
     }
@@ -94,7 +93,7 @@ pub async fn accept_upload_chunk(
             None => new_video(deps, token, file_name, holder).await?,
         },
     };
-    write_chunk_as(deps, record, &chunk, bytes, holder).await
+    write_chunk_as(deps, record, &chunk, &data, holder).await
 }
 
 /// Judges `chunk` against `record` (the video as last read), appends its bytes and commits,
@@ -109,9 +108,9 @@ pub async fn write_chunk(
     deps: ChunkDeps<'_>,
     record: VideoRecord,
     chunk: &IncomingChunk,
-    bytes: Bytes,
+    data: &ChunkData,
 ) -> Result<Accepted, UseCaseError> {
-    write_chunk_as(deps, record, chunk, bytes, &new_holder()).await
+    write_chunk_as(deps, record, chunk, data, &new_holder()).await
 }
 
 /// A lease holder unique to one request.
@@ -123,12 +122,11 @@ async fn write_chunk_as(
     deps: ChunkDeps<'_>,
     record: VideoRecord,
     chunk: &IncomingChunk,
-    bytes: Bytes,
+    data: &ChunkData,
     holder: &str,
 ) -> Result<Accepted, UseCaseError> {
     let id = &record.video.id;
     let record = &record;
-    let bytes = &bytes;
     until_done(move |attempt| async move {
         let record = if attempt == 0 {
             record.clone()
@@ -140,7 +138,7 @@ async fn write_chunk_as(
                     "the video was deleted during the upload",
                 ))?
         };
-        write_once(deps, record, chunk, bytes.clone(), holder).await
+        write_once(deps, record, chunk, data, holder).await
     })
     .await
 }
@@ -149,7 +147,7 @@ async fn write_once(
     deps: ChunkDeps<'_>,
     record: VideoRecord,
     chunk: &IncomingChunk,
-    bytes: Bytes,
+    data: &ChunkData,
     holder: &str,
 ) -> Result<Attempt<Accepted>, UseCaseError> {
     let index = UploadProgress::chunk_index(&chunk.range);
@@ -186,7 +184,7 @@ async fn write_once(
     };
     let key = held.record.blob_key();
     let before = held.record.blob.clone();
-    let write = deps.blobs.append(&key, &before, bytes, last);
+    let write = deps.blobs.append(&key, &before, data, last);
     let blob = match leases.write_under(&mut held, write).await {
         Ok(blob) => blob,
         Err(UseCaseError::Store(StoreError::BlobGone(what))) => {
@@ -432,8 +430,4 @@ async fn continued_upload(
              token: send the videoId returned by the first chunk"
         ))),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

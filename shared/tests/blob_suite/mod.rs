@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use std::future::Future;
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore, MIN_PART_BYTES};
+use upload_tokens_core::store::chunk_data::{ChunkData, Spool};
 
 /// One mebibyte.
 pub const MIB: usize = 1024 * 1024;
@@ -130,16 +131,16 @@ pub async fn upload<H: Harness>(
     let mut offset = 0;
     for (i, &size) in sizes.iter().enumerate() {
         let last = i + 1 == sizes.len();
-        let chunk = Bytes::copy_from_slice(&blob[offset..offset + size]);
+        let chunk = chunk_data(&blob[offset..offset + size]).await;
         if lost && !last {
             h.store()
-                .append(key, &progress, chunk.clone(), last)
+                .append(key, &progress, &chunk, last)
                 .await
                 .expect("lost append");
         }
         let next = h
             .store()
-            .append(key, &progress, chunk, last)
+            .append(key, &progress, &chunk, last)
             .await
             .expect("append");
         offset += size;
@@ -163,6 +164,20 @@ pub async fn upload<H: Harness>(
         progress = next;
     }
     progress
+}
+
+/// `bytes` as the upload handlers gather a chunk: through a [`Spool`], in 64 KiB pieces, so a
+/// chunk over 8 MiB is read back from an unnamed spool file.
+pub async fn chunk_data(bytes: &[u8]) -> ChunkData {
+    let dir = tempfile::tempdir().expect("spool dir");
+    let mut spool = Spool::new(Some(dir.path()));
+    for piece in bytes.chunks(64 * 1024) {
+        spool
+            .push(Bytes::copy_from_slice(piece))
+            .await
+            .expect("spooled");
+    }
+    spool.finish().await.expect("spooled")
 }
 
 /// Uploads `blob` in chunks of `sizes` and checks what is read back.
@@ -228,7 +243,9 @@ macro_rules! blob_suite {
             use bytes::Bytes;
             use std::time::Duration;
             use upload_tokens_core::store::blob::{BlobProgress, BlobStore as _, MIN_PART_BYTES};
-            use $crate::blob_suite::{Harness as _, MIB, chunks, data, round_trip, upload};
+            use $crate::blob_suite::{
+                Harness as _, MIB, chunk_data, chunks, data, round_trip, upload,
+            };
 
             #[tokio::test]
             async fn one_shot_small_blob() {
@@ -282,6 +299,44 @@ macro_rules! blob_suite {
             }
 
             #[tokio::test]
+            async fn large_spooled_chunks_are_cut_into_bounded_parts() {
+                let Some(h) = $setup().await else { return };
+                // 3 MiB staged, then 37 MiB from a spool file (with the staged bytes before it:
+                // five 8 MiB parts), then a last chunk of 20 MiB (8 + 12 MiB).
+                let blob = data(60 * MIB, 17);
+                let key = "videos/vi17";
+                let progress =
+                    round_trip(&h, key, &blob, &[3 * MIB, 37 * MIB, 20 * MIB], false).await;
+                if let Some(sizes) = h.part_sizes(key).await {
+                    let mib = MIB as u64;
+                    assert_eq!(
+                        sizes,
+                        [
+                            8 * mib,
+                            8 * mib,
+                            8 * mib,
+                            8 * mib,
+                            8 * mib,
+                            8 * mib,
+                            12 * mib
+                        ]
+                    );
+                    assert_eq!(progress.parts.len(), 7);
+                }
+                // The same, every append made twice (the first thrown away, as a lost race).
+                let key = "videos/vi18";
+                round_trip(&h, key, &blob, &[3 * MIB, 37 * MIB, 20 * MIB], true).await;
+                // A whole file in one spooled request: parts, not one PutObject of 30 MiB.
+                let key = "videos/vi19";
+                let blob = data(30 * MIB + 5, 18);
+                round_trip(&h, key, &blob, &[blob.len()], false).await;
+                if let Some(sizes) = h.part_sizes(key).await {
+                    let mib = MIB as u64;
+                    assert_eq!(sizes, [8 * mib, 8 * mib, 14 * mib + 5]);
+                }
+            }
+
+            #[tokio::test]
             async fn lost_appends_leave_the_committed_progress_intact() {
                 let Some(h) = $setup().await else { return };
                 // Every append is made twice from the same progress, the first result thrown
@@ -303,19 +358,24 @@ macro_rules! blob_suite {
                     .append(
                         key,
                         &BlobProgress::default(),
-                        Bytes::copy_from_slice(&blob[..MIB]),
+                        &ChunkData::from(Bytes::copy_from_slice(&blob[..MIB])),
                         false,
                     )
                     .await
                     .expect("append 1");
                 // A concurrent writer appends more (other bytes) from p1 and loses the race.
                 h.store()
-                    .append(key, &p1, Bytes::from(other), false)
+                    .append(key, &p1, &ChunkData::from(Bytes::from(other)), false)
                     .await
                     .expect("lost append");
                 let p2 = h
                     .store()
-                    .append(key, &p1, Bytes::copy_from_slice(&blob[MIB..]), true)
+                    .append(
+                        key,
+                        &p1,
+                        &ChunkData::from(Bytes::copy_from_slice(&blob[MIB..])),
+                        true,
+                    )
                     .await
                     .expect("append");
                 $crate::blob_suite::check_progress(
@@ -336,12 +396,22 @@ macro_rules! blob_suite {
                 let p0 = BlobProgress::default();
                 let p1 = h
                     .store()
-                    .append(key, &p0, Bytes::copy_from_slice(&blob[..MIB]), false)
+                    .append(
+                        key,
+                        &p0,
+                        &ChunkData::from(Bytes::copy_from_slice(&blob[..MIB])),
+                        false,
+                    )
                     .await
                     .expect("append 1");
                 let p2 = h
                     .store()
-                    .append(key, &p1, Bytes::copy_from_slice(&blob[MIB..2 * MIB]), false)
+                    .append(
+                        key,
+                        &p1,
+                        &ChunkData::from(Bytes::copy_from_slice(&blob[MIB..2 * MIB])),
+                        false,
+                    )
                     .await
                     .expect("append 2");
                 if h.staged_exists(key, &p1).await.is_some() {
@@ -368,7 +438,12 @@ macro_rules! blob_suite {
                 }
                 let p3 = h
                     .store()
-                    .append(key, &p2, Bytes::copy_from_slice(&blob[2 * MIB..]), true)
+                    .append(
+                        key,
+                        &p2,
+                        &ChunkData::from(Bytes::copy_from_slice(&blob[2 * MIB..])),
+                        true,
+                    )
                     .await
                     .expect("append 3");
                 h.store().release(key, &p2, &p3).await.expect("release 3");
@@ -385,10 +460,10 @@ macro_rules! blob_suite {
                 let mut progress = BlobProgress::default();
                 let mut offset = 0;
                 for size in [6 * MIB, 5] {
-                    let chunk = Bytes::copy_from_slice(&blob[offset..offset + size]);
+                    let chunk = chunk_data(&blob[offset..offset + size]).await;
                     let next = h
                         .store()
-                        .append(key, &progress, chunk, false)
+                        .append(key, &progress, &ChunkData::from(chunk), false)
                         .await
                         .expect("append");
                     h.store()
@@ -445,7 +520,12 @@ macro_rules! blob_suite {
                 let progress = round_trip(&h, key, &blob, &[10], false).await;
                 let err = h
                     .store()
-                    .append(key, &progress, Bytes::from_static(b"more"), true)
+                    .append(
+                        key,
+                        &progress,
+                        &ChunkData::from(Bytes::from_static(b"more")),
+                        true,
+                    )
                     .await;
                 assert!(err.is_err(), "append after completion");
                 $crate::blob_suite::assert_same(&h.read(key).await, &blob);

@@ -97,6 +97,18 @@ pub fn send(addr: &str, raw: &[u8]) -> Response {
     parse(&bytes).unwrap_or_else(|| panic!("not an HTTP response: {bytes:?}"))
 }
 
+/// Sends `raw` and returns every byte of the answer, unparsed (binary bodies).
+pub fn send_bytes(addr: &str, raw: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    stream.write_all(raw).expect("request sent");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("response read");
+    bytes
+}
+
 /// Parses a complete response.
 pub fn parse(bytes: &[u8]) -> Option<Response> {
     let text = String::from_utf8_lossy(bytes);
