@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Largest chunk kept in memory when a spool directory is available: larger ones go to disk.
-pub const IN_MEMORY_BYTES: usize = 8 * 1024 * 1024;
+/// With the S3 part being built from it (at most 8 MiB more, plus a staged remainder), an
+/// upload request stays within 32 MiB.
+pub const IN_MEMORY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The bytes of one received chunk, with their size and SHA-256. Cheap to clone.
 #[derive(Clone)]
@@ -28,7 +30,8 @@ pub struct ChunkData {
 
 #[derive(Clone)]
 enum Inner {
-    Memory(Bytes),
+    /// The pieces as they arrived (a body's frames), in order: never joined into one copy.
+    Memory(Arc<Vec<Bytes>>),
     Spooled(Arc<Mutex<File>>),
 }
 
@@ -50,7 +53,7 @@ impl From<Bytes> for ChunkData {
         Self {
             len: bytes.len() as u64,
             sha256: hex(&Sha256::digest(&bytes)),
-            inner: Inner::Memory(bytes),
+            inner: Inner::Memory(Arc::new(vec![bytes])),
         }
     }
 }
@@ -100,8 +103,7 @@ impl ChunkData {
             .into());
         }
         match &self.inner {
-            // Within bounds: checked above.
-            Inner::Memory(bytes) => Ok(bytes.slice(from as usize..from as usize + len)),
+            Inner::Memory(pieces) => Ok(gather(pieces, from as usize, len)),
             Inner::Spooled(file) => {
                 let file = Arc::clone(file);
                 tokio::task::spawn_blocking(move || {
@@ -122,7 +124,7 @@ impl ChunkData {
     /// spooled chunk is copied file to file (by the kernel where it can).
     pub fn write_into(&self, dest: &mut File) -> std::io::Result<()> {
         match &self.inner {
-            Inner::Memory(bytes) => dest.write_all(bytes),
+            Inner::Memory(pieces) => pieces.iter().try_for_each(|piece| dest.write_all(piece)),
             Inner::Spooled(file) => {
                 let mut file = lock(file);
                 file.seek(SeekFrom::Start(0))?;
@@ -137,6 +139,32 @@ impl ChunkData {
             }
         }
     }
+}
+
+/// `len` bytes from `from` of `pieces` (within bounds): a view of one piece when the range lies
+/// in one, else one copy.
+fn gather(pieces: &[Bytes], from: usize, len: usize) -> Bytes {
+    let mut start = 0;
+    let mut out: Option<BytesMut> = None;
+    let end = from + len;
+    for piece in pieces {
+        let piece_end = start + piece.len();
+        if piece_end > from && start < end {
+            let a = from.max(start) - start;
+            let b = end.min(piece_end) - start;
+            // The first piece the range meets holds its start: if it holds its end too, a view.
+            if out.is_none() && end <= piece_end {
+                return piece.slice(a..b);
+            }
+            out.get_or_insert_with(|| BytesMut::with_capacity(len))
+                .extend_from_slice(&piece[a..b]);
+        }
+        if piece_end >= end {
+            break;
+        }
+        start = piece_end;
+    }
+    out.map_or_else(Bytes::new, BytesMut::freeze)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -230,17 +258,7 @@ impl Spool {
         }
         let inner = match self.file.take() {
             Some(file) => Inner::Spooled(Arc::new(Mutex::new(file))),
-            None => Inner::Memory(match self.pieces.len() {
-                0 => Bytes::new(),
-                1 => self.pieces.swap_remove(0),
-                _ => {
-                    let mut joined = BytesMut::with_capacity(self.buffered);
-                    for piece in &self.pieces {
-                        joined.extend_from_slice(piece);
-                    }
-                    joined.freeze()
-                }
-            }),
+            None => Inner::Memory(Arc::new(std::mem::take(&mut self.pieces))),
         };
         Ok(ChunkData { len, sha256, inner })
     }
@@ -313,7 +331,26 @@ mod tests {
         assert_eq!(chunk.len(), 100_000);
         assert_eq!(chunk.sha256(), hex(&Sha256::digest(&bytes)));
         assert_eq!(ChunkData::from(bytes.clone()).sha256(), chunk.sha256());
-        assert_eq!(&chunk.read(10, 20).await.expect("read")[..], &bytes[10..30]);
+        for (from, len) in [
+            (10, 20),
+            (770, 20),
+            (0, 100_000),
+            (99_999, 1),
+            (776, 1),
+            (777, 777),
+        ] {
+            assert_eq!(
+                &chunk.read(from, len).await.expect("read")[..],
+                &bytes[from as usize..from as usize + len],
+                "{from}+{len}"
+            );
+        }
+        let mut out = tempfile::tempfile().expect("tempfile");
+        chunk.write_into(&mut out).expect("written");
+        out.seek(SeekFrom::Start(0)).expect("seek");
+        let mut back = Vec::new();
+        out.read_to_end(&mut back).expect("read");
+        assert!(back == bytes);
     }
 
     #[tokio::test]
