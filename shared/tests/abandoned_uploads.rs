@@ -97,6 +97,7 @@ impl<V: VideoStore, B: BlobStore> Subject<V, B> {
             clock: &self.clock,
             max_file_bytes: 1 << 40,
             abandon_after: PERIOD,
+            policy: &self.token.policy,
         }
     }
 
@@ -111,6 +112,7 @@ impl<V: VideoStore, B: BlobStore> Subject<V, B> {
             self.deps(),
             &self.token,
             video,
+            None,
             None,
             range,
             bytes.clone().into(),

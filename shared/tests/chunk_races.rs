@@ -43,6 +43,7 @@ impl Subject {
             clock: &self.clock,
             max_file_bytes: 1 << 40,
             abandon_after: upload_tokens_core::store::DEFAULT_ABANDON_AFTER,
+            policy: &self.token.policy,
         }
     }
 
@@ -57,6 +58,7 @@ impl Subject {
             self.deps(),
             &self.token,
             video,
+            None,
             None,
             range,
             bytes.clone().into(),

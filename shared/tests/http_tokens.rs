@@ -115,14 +115,17 @@ async fn largest_ttl_is_accepted() {
 }
 
 #[tokio::test]
-async fn other_attributes_in_the_body_are_ignored() {
+async fn unknown_attributes_in_the_body_are_refused_by_name() {
     let api = Api::new().await;
     let key = api.new_key().await;
-    let body = api
-        .create(&key.basic(), r#"{"ttl":60,"description":"x"}"#)
+    api.create(&key.basic(), r#"{"ttl":60,"description":"x"}"#)
         .await
-        .ok();
-    assert_eq!(body["ttl"], 60);
+        .problem(400, "invalid-attribute", Some("description"));
+    // The other face's spelling is unknown here too.
+    api.create(&key.basic(), r#"{"max_file_bytes":10}"#)
+        .await
+        .problem(400, "invalid-attribute", Some("max_file_bytes"));
+    assert!(api.listed_ids(&key.basic(), "").await.is_empty());
 }
 
 #[tokio::test]
@@ -635,8 +638,8 @@ async fn wrong_method_is_405_with_allow_header() {
         (Method::PUT, "/upload-tokens", &["GET", "POST"][..]),
         (Method::DELETE, "/upload-tokens", &["GET", "POST"]),
         (Method::PATCH, "/upload-tokens", &["GET", "POST"]),
-        (Method::POST, item.as_str(), &["DELETE", "GET"]),
-        (Method::PUT, item.as_str(), &["DELETE", "GET"]),
+        (Method::POST, item.as_str(), &["DELETE", "GET", "PATCH"]),
+        (Method::PUT, item.as_str(), &["DELETE", "GET", "PATCH"]),
         (Method::GET, "/auth/api-key", &["POST"]),
         (Method::DELETE, "/auth/refresh", &["POST"]),
     ] {

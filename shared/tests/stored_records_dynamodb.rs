@@ -157,6 +157,7 @@ async fn rewritten_dynamodb_items_differ_from_the_old_ones_only_by_their_version
         return;
     };
     let (completed, uploading) = dynamodb_videos();
+    stored_records::store_tokens_of(&store, &[&completed, &uploading]).await;
     for video in [&completed, &uploading] {
         let id = &video.video.id;
         let mut next = store.get_video(id).await.expect("reads").expect("there");

@@ -133,6 +133,7 @@ async fn unversioned_sqlite_records_read_back_as_they_were_written() {
 async fn rewritten_sqlite_records_differ_from_the_old_ones_only_by_their_version() {
     let (store, conn, _dir) = store_with_fixture();
     let (completed, uploading) = embedded_videos();
+    stored_records::store_tokens_of(&store, &[&completed, &uploading]).await;
     for video in [&completed, &uploading] {
         let id = &video.video.id;
         let mut next = store.get_video(id).await.expect("reads").expect("there");

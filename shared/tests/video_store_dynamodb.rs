@@ -10,7 +10,18 @@ use upload_tokens_core::store::VideoStore;
 use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 
 /// A store over a fresh table, or `None` (after saying so) outside CI without moto.
-async fn dynamodb() -> Option<DynamoStore> {
+/// The store, seen through `Deref` as the suite sees every adapter.
+struct Table(DynamoStore);
+
+impl std::ops::Deref for Table {
+    type Target = DynamoStore;
+
+    fn deref(&self) -> &DynamoStore {
+        &self.0
+    }
+}
+
+async fn dynamodb() -> Option<Table> {
     let url = test_gate::require_moto("video_store_dynamodb")?;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
@@ -29,7 +40,7 @@ async fn dynamodb() -> Option<DynamoStore> {
         chrono::Utc::now().timestamp_subsec_nanos()
     );
     schema::create_table(&client, &table).await.expect("table");
-    Some(DynamoStore::new(client, table))
+    Some(Table(DynamoStore::new(client, table)))
 }
 
 video_suite!(dynamodb);
@@ -62,7 +73,7 @@ async fn only_unfinished_uploads_are_remembered_per_token() {
     let Some(store) = dynamodb().await else {
         return;
     };
-    let token = TokenId::generate();
+    let token = video_suite::stored_token(&*store).await;
     let finishing = video_suite::video(Some(&token), 10);
     let deleted = video_suite::video(Some(&token), 5);
     let unfinished = video_suite::video(Some(&token), 1);
@@ -118,7 +129,7 @@ async fn finished_uploads_left_in_the_set_are_pruned_when_read() {
     let Some(store) = dynamodb().await else {
         return;
     };
-    let token = TokenId::generate();
+    let token = video_suite::stored_token(&*store).await;
     let old = video_suite::video(Some(&token), 10);
     let open = video_suite::video(Some(&token), 1);
     for v in [&old, &open] {

@@ -44,7 +44,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use upload_tokens_core::auth::{AccessTokenSigner, SecretHash, SigningKey};
 use upload_tokens_core::domain::{
-    KeyId, ListQuery, ProjectId, ReceivedChunk, SystemClock, TokenId, Ttl, UploadToken, VideoId,
+    CreationOrder, KeyId, ListQuery, ProjectId, ReceivedChunk, SystemClock, TokenId, Ttl,
+    UploadToken, VideoId,
 };
 use upload_tokens_core::http::{App, AppWithBlobs, MediaSettings, dispatch};
 use upload_tokens_core::store::blob::BlobStore;
@@ -54,8 +55,8 @@ use upload_tokens_core::store::embedded::{DATABASE_FILE, EmbeddedStore};
 use upload_tokens_core::store::s3::S3BlobStore;
 use upload_tokens_core::store::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, Store, StoreError,
-    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter, VideoRecord, VideoStore,
-    encode_video_document,
+    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenUpdater, TokenWriter, VideoRecord,
+    VideoStore, encode_video_document,
 };
 
 const KIB: usize = 1024;
@@ -165,6 +166,27 @@ impl TokenLister for Timed {
         now: DateTime<Utc>,
     ) -> Result<TokenPage, StoreError> {
         self.inner.list_tokens(project, query, now).await
+    }
+
+    async fn list_newest(
+        &self,
+        project: &ProjectId,
+        before: Option<&CreationOrder>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError> {
+        self.inner.list_newest(project, before, limit, now).await
+    }
+}
+
+#[async_trait]
+impl TokenUpdater for Timed {
+    async fn update_token(
+        &self,
+        token: &UploadToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.update_token(token, now).await
     }
 }
 

@@ -6,6 +6,7 @@ mod access_token;
 mod key_reload;
 mod secret;
 mod signing_keys;
+mod token_value;
 
 pub use access_token::{
     AccessClaims, AccessTokenError, AccessTokenSigner, looks_like_access_token,
@@ -13,6 +14,7 @@ pub use access_token::{
 pub use key_reload::ReloadPolicy;
 pub use secret::{ApiKey, InvalidApiKey, RefreshToken, SecretHash};
 pub use signing_keys::{KeyLoadError, SigningKey, SigningKeyId, SigningKeySource, SigningKeys};
+pub use token_value::NamedTokenValue;
 
 use crate::domain::{KeyId, ProjectId};
 

@@ -63,12 +63,79 @@ macro_rules! prefixed_id {
     };
 }
 
-prefixed_id!(
-    /// An upload token: `to` + 22 characters. Possessing it lets a client upload a video.
-    TokenId,
-    "to",
-    "upload token"
-);
+/// An upload token's public identifier, in one of two forms:
+/// - `to` + 22 characters of `[0-9A-Za-z]`: a token of the api.video face, whose id is also its
+///   value (possessing it lets a client upload);
+/// - 21 characters of `[a-z0-9]`: a named token of the `/v2/tokens` face, whose secret value
+///   (`ut_…`) is another string, shown once ([`crate::auth::NamedTokenValue`] derives the id
+///   from it, so an upload finds its token with one read).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(String);
+
+/// Length of a named token's id.
+pub const NAMED_TOKEN_ID_LEN: usize = 21;
+
+impl TokenId {
+    /// The prefix of api.video-face tokens.
+    pub const PREFIX: &'static str = "to";
+
+    /// A new random api.video-face token (`to…`).
+    pub fn generate() -> Self {
+        Self(format!(
+            "{}{}",
+            Self::PREFIX,
+            random_alphanumeric(RANDOM_LEN)
+        ))
+    }
+
+    /// Accepts either form exactly.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        Self::parse_shown(s).or_else(|_| Self::parse_named(s))
+    }
+
+    /// Accepts only the api.video form (`to` + 22 letters or digits).
+    pub fn parse_shown(s: &str) -> Result<Self, InvalidId> {
+        let bad = InvalidId {
+            kind: "upload token",
+        };
+        let rest = s.strip_prefix(Self::PREFIX).ok_or(bad.clone())?;
+        if rest.len() == RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(bad)
+        }
+    }
+
+    /// Accepts only the named form (21 lower-case letters or digits).
+    pub fn parse_named(s: &str) -> Result<Self, InvalidId> {
+        if s.len() == NAMED_TOKEN_ID_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId {
+                kind: "named token",
+            })
+        }
+    }
+
+    /// Whether this is a named token's id (its value is a secret shown once, not the id).
+    pub fn is_named(&self) -> bool {
+        self.0.len() == NAMED_TOKEN_ID_LEN
+    }
+
+    /// The id as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 prefixed_id!(
     /// A video: `vi` + 22 characters.
     VideoId,
@@ -118,6 +185,23 @@ mod tests {
             assert!(TokenId::parse(bad).is_err(), "{bad}");
         }
         assert!(TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").is_ok());
+    }
+
+    #[test]
+    fn named_token_ids_are_21_lower_case_letters_or_digits() {
+        let named = TokenId::parse("abcde12345abcde12345a").expect("named");
+        assert!(named.is_named());
+        assert!(!TokenId::generate().is_named());
+        for bad in [
+            "abcde12345abcde12345",
+            "abcde12345abcde12345ab",
+            "Abcde12345abcde12345a",
+            "abcde12345abcde1234-a",
+        ] {
+            assert!(TokenId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(TokenId::parse_shown("abcde12345abcde12345a").is_err());
+        assert!(TokenId::parse_named("to1tcmSFHeYY5KzyhOqVKMKb").is_err());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod content_range;
 mod ids;
 mod listing;
+mod policy;
+mod secret_hash;
 mod time;
 mod token;
 mod ttl;
@@ -10,13 +12,20 @@ mod upload;
 mod video;
 
 pub use content_range::{ContentRange, InvalidContentRange, MAX_PARTS};
-pub use ids::{InvalidId, KeyId, ProjectId, TokenId, VideoId, random_alphanumeric};
+pub use ids::{
+    InvalidId, KeyId, NAMED_TOKEN_ID_LEN, ProjectId, TokenId, VideoId, random_alphanumeric,
+};
 pub use listing::{
     CurrentPage, InvalidQueryParameter, ListQuery, PageLink, PageSize, Pagination, SortBy,
     SortOrder,
 };
+pub use policy::{
+    FieldStyle, InvalidPolicyField, MimePattern, Origin, PolicyPatch, PolicyViolation, SNIFF_BYTES,
+    TokenName, TokenPolicy, VideoPreset,
+};
+pub use secret_hash::SecretHash;
 pub use time::{Clock, ManualClock, SystemClock, format_timestamp};
-pub use token::{CreationOrder, UploadToken};
+pub use token::{CreationOrder, TokenUsage, UploadToken, truncate_to_millis};
 pub use ttl::{InvalidTtl, Ttl};
 pub use upload::{
     IncomingChunk, ReceivedChunk, UploadMode, UploadProgress, UploadRuleError, Verdict,

@@ -1,6 +1,6 @@
 //! Upload tokens and the rule that decides whether one is active.
 
-use super::{ProjectId, TokenId, Ttl};
+use super::{KeyId, ProjectId, SecretHash, TokenId, TokenName, TokenPolicy, Ttl};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::fmt;
 use std::str::FromStr;
@@ -46,31 +46,76 @@ impl FromStr for CreationOrder {
     }
 }
 
-/// A delegated upload token owned by a project.
+/// A delegated upload token owned by a project: what it allows, and what it was used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadToken {
-    /// The token itself (also its identifier).
+    /// Its public id: the token itself on the api.video face (`to…`), or a named token's id.
     pub id: TokenId,
     /// The project whose API key created it.
     pub project_id: ProjectId,
-    /// Lifetime given at creation.
+    /// Lifetime from creation (changed by a PATCH of `ttl`).
     pub ttl: Ttl,
     /// Creation instant, millisecond precision.
     pub created_at: DateTime<Utc>,
     /// Exact creation order.
     pub creation_order: CreationOrder,
+    /// A name (named tokens; optional on the api.video face).
+    pub name: Option<TokenName>,
+    /// What it allows.
+    pub policy: TokenPolicy,
+    /// The API key that created it (`None` for tokens made before this was recorded).
+    pub created_by: Option<KeyId>,
+    /// The API key that changed it last.
+    pub updated_by: Option<KeyId>,
+    /// Last change of its name, lifetime or policy (creation at first).
+    pub updated_at: DateTime<Utc>,
+    /// What it was used for. Kept by the stores, in the writes that start and feed uploads.
+    pub usage: TokenUsage,
+    /// A named token's value, as stored: its hash (the value is shown once). `None` on the
+    /// api.video face, whose id is the value.
+    pub value_hash: Option<SecretHash>,
+    /// Version of its name, lifetime and policy: 0 when created, +1 on every change (changes
+    /// are conditional on it). Usage changes do not count.
+    pub version: u64,
+}
+
+/// What a token was used for: counters the stores keep exact, in the same conditional writes
+/// as the uploads they count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Videos it started.
+    pub uploads: u64,
+    /// Of those, the ones whose file is complete.
+    pub completed_uploads: u64,
+    /// Bytes of chunks it stored (a retried chunk counts once).
+    pub bytes_received: u64,
+    /// When it last started an upload or stored a chunk.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl UploadToken {
-    /// A new token for `project_id`, created `now`.
+    /// A new api.video-face token (`to…`) for `project_id`, created `now`, allowing everything.
     pub fn create(project_id: ProjectId, ttl: Ttl, now: DateTime<Utc>) -> Self {
+        Self::with_id(TokenId::generate(), project_id, ttl, now)
+    }
+
+    /// A new token with this id (a named token's is derived from its value).
+    pub fn with_id(id: TokenId, project_id: ProjectId, ttl: Ttl, now: DateTime<Utc>) -> Self {
         let created_at = truncate_to_millis(now);
         Self {
-            id: TokenId::generate(),
+            id,
             project_id,
             ttl,
             created_at,
             creation_order: CreationOrder::next(created_at),
+            name: None,
+            policy: TokenPolicy::default(),
+            created_by: None,
+            updated_by: None,
+            updated_at: created_at,
+            usage: TokenUsage::default(),
+            value_hash: None,
+            version: 0,
         }
     }
 
@@ -85,10 +130,16 @@ impl UploadToken {
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.expires_at().is_none_or(|expiry| now < expiry)
     }
+
+    /// Whether its value is shown (the api.video face: the id is the value) rather than a
+    /// secret shown once.
+    pub fn value_is_shown(&self) -> bool {
+        !self.id.is_named()
+    }
 }
 
 /// Drops sub-millisecond precision, which the stores do not keep.
-pub(crate) fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 

@@ -95,13 +95,13 @@ pub struct InvalidVideoAttribute {
 /// A validated `PATCH /videos/{id}` body: only the attributes present change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VideoPatch {
-    title: Option<String>,
-    description: Option<Option<String>>,
-    tags: Option<Vec<String>>,
-    metadata: Option<Vec<Metadata>>,
-    public: Option<bool>,
-    panoramic: Option<bool>,
-    mp4_support: Option<bool>,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<Option<String>>,
+    pub(crate) tags: Option<Vec<String>>,
+    pub(crate) metadata: Option<Vec<Metadata>>,
+    pub(crate) public: Option<bool>,
+    pub(crate) panoramic: Option<bool>,
+    pub(crate) mp4_support: Option<bool>,
 }
 
 /// Longest title or description, in characters.

@@ -6,6 +6,7 @@
 use super::routes::{Access, Caller};
 use super::{ApiError, App, Slug};
 use crate::auth::{ApiKey, Principal};
+use crate::usecases::UseCaseError;
 use crate::usecases::identity::{self, BearerCredential};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,9 +22,9 @@ pub(super) async fn authorize(
 ) -> Result<Caller, ApiError> {
     match access {
         Access::ApiKey => authenticate(app, &head.headers).await.map(Caller::Project),
-        Access::UploadToken => upload_token(app, &head.uri, params)
+        Access::UploadToken => upload_token(app, &head.uri, &head.headers, params)
             .await
-            .map(Caller::Upload),
+            .map(|token| Caller::Upload(Box::new(token))),
         Access::Public => Ok(Caller::Anonymous),
     }
 }
@@ -81,6 +82,7 @@ fn basic_key(credentials: &str) -> Option<ApiKey> {
 async fn upload_token(
     app: &App,
     uri: &http::Uri,
+    headers: &HeaderMap,
     params: &[(&'static str, String)],
 ) -> Result<crate::domain::UploadToken, ApiError> {
     let value = match params.iter().find(|(name, _)| *name == "token") {
@@ -97,7 +99,7 @@ async fn upload_token(
             "call POST /upload?token=<upload token>",
         )
     })?;
-    identity::active_upload_token(app.store.as_ref(), &value, app.clock.now())
+    let token = identity::active_upload_token(app.store.as_ref(), &value, app.clock.now())
         .await?
         .ok_or_else(|| {
             ApiError::reject(
@@ -105,5 +107,15 @@ async fn upload_token(
                 Some("token"),
                 "the upload token is unknown, expired or deleted",
             )
-        })
+        })?;
+    // A page the token does not allow is refused before anything else: every upload route
+    // passes here.
+    let origin = headers
+        .get(http::header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    token
+        .policy
+        .check_origin(origin)
+        .map_err(|v| ApiError::from(UseCaseError::Policy(v)))?;
+    Ok(token)
 }

@@ -17,6 +17,17 @@ pub fn allow_origin(mut response: Response, origin: &str) -> Response {
     response
 }
 
+/// Adds `Access-Control-Allow-Origin: <origin>` for exactly the page that called (a token with
+/// `allowedOrigins`), and `Vary: Origin`, since another page gets another answer.
+pub fn allow_only(mut response: Response, origin: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
 /// The answer to a preflight `OPTIONS /upload`.
 pub fn preflight(origin: &str) -> Response {
     let mut response = respond::no_content();

@@ -2,11 +2,25 @@
 
 use super::problem::Problem;
 use super::{Response, Slug, respond};
-use crate::domain::UploadRuleError;
+use crate::domain::{PolicyViolation, UploadRuleError};
 use crate::internal::{ErrorChain, InternalError};
 use crate::store::StoreError;
 use crate::usecases::UseCaseError;
 use http::{HeaderValue, StatusCode, header};
+
+/// How a face's clients read errors: the same problem, rendered for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFormat {
+    /// RFC 7807 `application/problem+json` (the api.video face).
+    Problem,
+    /// vidbeo's envelope, `{"success":false,"result":null,"links":null,"errors":[{"code",
+    /// "message","field"?}]}` (`/v2`).
+    Envelope,
+    /// `{"message": "…"}` (Uppy's S3 plugin shows `message`).
+    Message,
+    /// A plain-text sentence (tus clients show the body as is).
+    Text,
+}
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,13 +126,24 @@ impl ApiError {
     /// The response for this error, logging server-side failures with their whole chain of
     /// causes.
     pub fn into_response(self) -> Response {
+        self.into_response_as(ErrorFormat::Problem)
+    }
+
+    /// The response for this error in the format of the face the request came to (the same
+    /// problem, rendered as that face's clients read errors).
+    pub fn into_response_as(self, format: ErrorFormat) -> Response {
         let problem = self.problem();
         if problem.status >= 500 {
             tracing::error!(error = %ErrorChain(&self), "request failed");
         }
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = respond::problem(status, &problem);
+        let mut response = match format {
+            ErrorFormat::Problem => respond::problem(status, &problem),
+            ErrorFormat::Envelope => respond::envelope_error(status, &problem),
+            ErrorFormat::Message => respond::message_error(status, &problem),
+            ErrorFormat::Text => respond::text_error(status, &problem),
+        };
         let headers = response.headers_mut();
         match &self {
             ApiError::MethodNotAllowed(allowed) => {
@@ -146,6 +171,20 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::NotFound(name) => ApiError::NotFound(name),
             UseCaseError::InvalidCredentials(name) => ApiError::InvalidCredentials(name),
             UseCaseError::Rule(rule) => rule_problem(rule),
+            UseCaseError::Policy(violation) => policy_problem(violation),
+            UseCaseError::TokenGone => ApiError::reject(
+                Slug::InvalidUploadToken,
+                Some("token"),
+                "the upload token was deleted or expired during the upload",
+            ),
+            UseCaseError::InvalidField(e) => {
+                ApiError::reject(Slug::InvalidAttribute, Some(&e.field), e.detail)
+            }
+            UseCaseError::CursorInvalid => ApiError::reject(
+                Slug::CursorInvalid,
+                Some("cursor"),
+                "use the cursor of a links.next URL this service returned, unchanged",
+            ),
             UseCaseError::UploadTargetNotFound(detail) => {
                 ApiError::reject(Slug::UploadedFileVideoNotFound, Some("videoId"), detail)
             }
@@ -166,6 +205,19 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::Internal(e) => ApiError::Internal(e),
         }
     }
+}
+
+/// The problem of an upload its token's policy does not allow, naming the policy field.
+fn policy_problem(v: PolicyViolation) -> ApiError {
+    let (slug, name) = match v {
+        PolicyViolation::FileTooLarge { .. } => (Slug::FileTooLarge, "maxFileBytes"),
+        PolicyViolation::ContentTypeNotAllowed { .. } => {
+            (Slug::ContentTypeNotAllowed, "allowedContentTypes")
+        }
+        PolicyViolation::UploadLimitReached { .. } => (Slug::UploadLimitReached, "maxUploads"),
+        PolicyViolation::OriginNotAllowed { .. } => (Slug::OriginNotAllowed, "allowedOrigins"),
+    };
+    ApiError::reject(slug, Some(name), v.to_string())
 }
 
 /// The problem of a chunk that breaks the upload rules.

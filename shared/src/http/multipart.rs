@@ -12,6 +12,8 @@ pub struct UploadForm {
     pub file: ChunkData,
     /// The file part's file name, if any.
     pub file_name: Option<String>,
+    /// The file part's declared `Content-Type`, if any.
+    pub content_type: Option<String>,
     /// The `videoId` field, if any.
     pub video_id: Option<String>,
 }
@@ -51,11 +53,12 @@ pub async fn parse(
             format!("the multipart body could not be read: {e}"),
         )
     };
-    let mut file: Option<(ChunkData, Option<String>)> = None;
+    let mut file: Option<(ChunkData, Option<String>, Option<String>)> = None;
     let mut video_id = None;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         let file_name = field.file_name().map(str::to_owned);
         let name = field.name().map(str::to_owned);
+        let content_type = field.content_type().map(ToString::to_string);
         if file_name.is_some() || name.as_deref() == Some("file") {
             if file.is_some() {
                 return Err(bad(
@@ -73,7 +76,7 @@ pub async fn parse(
                     ));
                 }
             }
-            file = Some((spool.finish().await?, file_name));
+            file = Some((spool.finish().await?, file_name, content_type));
         } else if name.as_deref() == Some("videoId") {
             let text = field.text().await.map_err(malformed)?;
             // Empty (or ASCII spaces only) counts as absent, as docs/openapi.yaml says.
@@ -81,7 +84,7 @@ pub async fn parse(
             video_id = Some(text.to_owned()).filter(|v| !v.is_empty());
         }
     }
-    let (file, file_name) = file.ok_or_else(|| {
+    let (file, file_name, content_type) = file.ok_or_else(|| {
         bad(
             Slug::UploadedFileMissing,
             "the multipart body has no file part",
@@ -96,6 +99,7 @@ pub async fn parse(
     Ok(UploadForm {
         file,
         file_name,
+        content_type,
         video_id,
     })
 }

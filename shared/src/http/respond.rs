@@ -35,6 +35,63 @@ pub fn problem(status: StatusCode, problem: &Problem) -> Response {
     )
 }
 
+/// What a problem says, in one sentence: its detail, or else its title.
+fn sentence(problem: &Problem) -> String {
+    problem
+        .detail
+        .clone()
+        .unwrap_or_else(|| problem.title.clone())
+}
+
+/// A success in vidbeo's envelope: `{"success":true,"result":…,"links":…,"errors":[]}`.
+pub fn envelope(
+    status: StatusCode,
+    result: &impl Serialize,
+    links: Option<&serde_json::Value>,
+) -> Response {
+    json(
+        status,
+        &serde_json::json!({
+            "success": true,
+            "result": result,
+            "links": links,
+            "errors": [],
+        }),
+    )
+}
+
+/// A problem in vidbeo's envelope: the slug as `code`, the detail (or title) as `message`, the
+/// offending field as `field`.
+pub fn envelope_error(status: StatusCode, problem: &Problem) -> Response {
+    let mut error = serde_json::json!({ "code": problem.slug(), "message": sentence(problem) });
+    if let Some(name) = &problem.name {
+        error["field"] = serde_json::Value::String(name.clone());
+    }
+    json(
+        status,
+        &serde_json::json!({
+            "success": false,
+            "result": null,
+            "links": null,
+            "errors": [error],
+        }),
+    )
+}
+
+/// A problem as `{"message": "…"}`.
+pub fn message_error(status: StatusCode, problem: &Problem) -> Response {
+    json(status, &serde_json::json!({ "message": sentence(problem) }))
+}
+
+/// A problem as one plain-text sentence.
+pub fn text_error(status: StatusCode, problem: &Problem) -> Response {
+    with_body(
+        status,
+        "text/plain; charset=utf-8",
+        sentence(problem).into_bytes(),
+    )
+}
+
 /// 204 with no body and no content type.
 pub fn no_content() -> Response {
     let mut response = Response::new(Bytes::new());
@@ -42,7 +99,7 @@ pub fn no_content() -> Response {
     response
 }
 
-/// The response of a handler's outcome.
-pub fn finish(result: Result<Response, super::ApiError>) -> Response {
-    result.unwrap_or_else(super::ApiError::into_response)
+/// The response of a handler's outcome, errors in `format`.
+pub fn finish(format: super::ErrorFormat, result: Result<Response, super::ApiError>) -> Response {
+    result.unwrap_or_else(|e| e.into_response_as(format))
 }

@@ -11,8 +11,8 @@
 //! (`docs/adding-an-endpoint.md`).
 
 use super::respond::finish;
-use super::{ApiError, App, AppWithBlobs, Request, Response, authn, cors};
-use super::{sessions, tokens, upload, videos};
+use super::{ApiError, App, AppWithBlobs, ErrorFormat, Request, Response, authn, cors};
+use super::{named_tokens, sessions, tokens, upload, videos};
 use crate::auth::Principal;
 use crate::domain::UploadToken;
 use crate::internal::InternalError;
@@ -47,6 +47,8 @@ pub struct RouteSpec {
     /// the bytes as they arrive instead of reading the body whole first. Routes that take
     /// files; every other body is small (JSON) and read whole.
     pub streams_body: bool,
+    /// How its errors are rendered, refusals of its access included.
+    pub errors: ErrorFormat,
 }
 
 /// Who is calling, as [`Access`] established it.
@@ -55,7 +57,7 @@ pub enum Caller {
     /// A project, through one of its API keys.
     Project(Principal),
     /// A holder of an active upload token.
-    Upload(UploadToken),
+    Upload(Box<UploadToken>),
     /// Nobody in particular ([`Access::Public`]).
     Anonymous,
 }
@@ -127,6 +129,7 @@ const fn row<S>(
             access,
             function,
             streams_body: false,
+            errors: ErrorFormat::Problem,
         },
         handler,
     }
@@ -137,6 +140,22 @@ impl<S> Route<S> {
     const fn streaming(mut self) -> Self {
         self.spec.streams_body = true;
         self
+    }
+
+    /// The same row, its errors rendered as `format`.
+    const fn errors(mut self, format: ErrorFormat) -> Self {
+        self.spec.errors = format;
+        self
+    }
+}
+
+/// How the errors of a request that matched no row are rendered: vidbeo's envelope under
+/// `/v2/`, problems elsewhere.
+fn unmatched_format(path: &str) -> ErrorFormat {
+    if path.starts_with("/v2/") {
+        ErrorFormat::Envelope
+    } else {
+        ErrorFormat::Problem
     }
 }
 
@@ -166,12 +185,59 @@ pub static TOKEN_ROUTES: &[Route<App>] = &[
         |s, c| Box::pin(tokens::get(s, c)),
     ),
     row(
+        "PATCH",
+        "/upload-tokens/{token}",
+        ApiKey,
+        Some("update-token"),
+        |s, c| Box::pin(tokens::update(s, c)),
+    ),
+    row(
         "DELETE",
         "/upload-tokens/{token}",
         ApiKey,
         Some("delete-token"),
         |s, c| Box::pin(tokens::delete(s, c)),
     ),
+    row(
+        "POST",
+        "/v2/tokens",
+        ApiKey,
+        Some("create-named-token"),
+        |s, c| Box::pin(named_tokens::create(s, c)),
+    )
+    .errors(ErrorFormat::Envelope),
+    row(
+        "GET",
+        "/v2/tokens",
+        ApiKey,
+        Some("list-named-tokens"),
+        |s, c| Box::pin(named_tokens::list(s, c)),
+    )
+    .errors(ErrorFormat::Envelope),
+    row(
+        "GET",
+        "/v2/tokens/{id}",
+        ApiKey,
+        Some("get-named-token"),
+        |s, c| Box::pin(named_tokens::get(s, c)),
+    )
+    .errors(ErrorFormat::Envelope),
+    row(
+        "PATCH",
+        "/v2/tokens/{id}",
+        ApiKey,
+        Some("update-named-token"),
+        |s, c| Box::pin(named_tokens::update(s, c)),
+    )
+    .errors(ErrorFormat::Envelope),
+    row(
+        "DELETE",
+        "/v2/tokens/{id}",
+        ApiKey,
+        Some("delete-named-token"),
+        |s, c| Box::pin(named_tokens::delete(s, c)),
+    )
+    .errors(ErrorFormat::Envelope),
     row("POST", "/auth/api-key", Public, Some("auth"), |s, c| {
         Box::pin(sessions::exchange_api_key(s, c))
     }),
@@ -323,8 +389,14 @@ impl<S: RouteState> RouteSet<S> {
                 };
                 (response, route.spec.path)
             }
-            Match::OtherMethods(allowed) => (not_allowed(allowed), UNKNOWN),
-            Match::None => (finish(Err(ApiError::UnknownRoute)), UNKNOWN),
+            Match::OtherMethods(allowed) => (not_allowed(head.uri.path(), allowed), UNKNOWN),
+            Match::None => (
+                finish(
+                    unmatched_format(head.uri.path()),
+                    Err(ApiError::UnknownRoute),
+                ),
+                UNKNOWN,
+            ),
         };
         log_request(request_id, &method, template, &response, started);
         response
@@ -396,12 +468,15 @@ pub async fn admit(
             .map_err(|refusal| (refusal, route.spec.path)),
         (Match::OtherMethods(mut a), Match::OtherMethods(b)) => {
             a.extend(b);
-            Err((not_allowed(a), UNKNOWN))
+            Err((not_allowed(path, a), UNKNOWN))
         }
         (Match::OtherMethods(a), Match::None) | (Match::None, Match::OtherMethods(a)) => {
-            Err((not_allowed(a), UNKNOWN))
+            Err((not_allowed(path, a), UNKNOWN))
         }
-        (Match::None, Match::None) => Err((finish(Err(ApiError::UnknownRoute)), UNKNOWN)),
+        (Match::None, Match::None) => Err((
+            finish(unmatched_format(path), Err(ApiError::UnknownRoute)),
+            UNKNOWN,
+        )),
     };
     match found {
         Ok((target, caller, params)) => Ok(Admitted {
@@ -442,7 +517,7 @@ async fn admit_to<S: RouteState>(
 ) -> Result<Caller, Response> {
     authn::authorize(route.spec.access, state.app(), head, params)
         .await
-        .map_err(|e| with_cors(state, &route.spec, finish(Err(e))))
+        .map_err(|e| with_cors(state, &route.spec, finish(route.spec.errors, Err(e))))
 }
 
 /// Runs the handler of an admitted request.
@@ -453,16 +528,28 @@ async fn call<S: RouteState>(
     params: Vec<(&'static str, String)>,
     request: Request,
 ) -> Response {
+    // A token that names the pages it serves is answered for the page that called (its
+    // `Origin` passed the token's check on the way in), not for any page.
+    let allowed = match &caller {
+        Caller::Upload(token) if token.policy.allowed_origins.is_some() => request
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        _ => None,
+    };
     let call = Call {
         caller,
         request,
         params,
     };
-    with_cors(
-        state,
-        &route.spec,
-        finish((route.handler)(state, call).await),
-    )
+    let response = finish(route.spec.errors, (route.handler)(state, call).await);
+    match allowed {
+        Some(origin) if route.spec.access == Access::UploadToken => {
+            cors::allow_only(response, &origin)
+        }
+        _ => with_cors(state, &route.spec, response),
+    }
 }
 
 /// Upload-token routes answer with CORS, refusals included (the browser must read them).
@@ -476,10 +563,13 @@ fn with_cors<S: RouteState>(state: &S, spec: &RouteSpec, response: Response) -> 
 /// The order methods are listed in `Allow`.
 const METHOD_ORDER: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-fn not_allowed(mut methods: Vec<&'static str>) -> Response {
+fn not_allowed(path: &str, mut methods: Vec<&'static str>) -> Response {
     methods.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
     methods.dedup();
-    finish(Err(ApiError::MethodNotAllowed(methods.join(", "))))
+    finish(
+        unmatched_format(path),
+        Err(ApiError::MethodNotAllowed(methods.join(", "))),
+    )
 }
 
 /// The template's parameters if `path` matches it (a parameter matches one non-empty segment).
@@ -529,6 +619,7 @@ mod tests {
         template
             .replace("{token}", "to1tcmSFHeYY5KzyhOqVKMKb")
             .replace("{videoId}", "vi4blUQJFrYWbaG44NChkH27")
+            .replace("{id}", "abcde12345abcde12345a")
     }
 
     fn resolves_to<S: RouteState>(
@@ -606,7 +697,7 @@ mod tests {
         assert!(matches!(tokens.find(&Method::GET, "/nope"), Match::None));
         match tokens.find(&Method::PUT, "/upload-tokens") {
             Match::OtherMethods(methods) => {
-                let response = not_allowed(methods);
+                let response = not_allowed("/upload-tokens", methods);
                 assert_eq!(response.status(), 405);
                 assert_eq!(response.headers()["allow"], "GET, POST");
             }
@@ -615,7 +706,7 @@ mod tests {
         match RouteSet::all(MEDIA_ROUTES).find(&Method::PUT, "/videos/v1") {
             Match::OtherMethods(methods) => {
                 assert_eq!(
-                    not_allowed(methods).headers()["allow"],
+                    not_allowed("/videos/v1", methods).headers()["allow"],
                     "GET, PATCH, DELETE"
                 );
             }

@@ -93,6 +93,16 @@ slugs! {
     UploadedFileVideoIdRequired = ("uploaded-file-video-id-required", 400, "Send the videoId of the upload this chunk continues."),
     /// `videoId` names no video of the token's project.
     UploadedFileVideoNotFound = ("uploaded-file-video-not-found", 404, "The video to upload to was not found."),
+    /// The file (announced or received) is larger than the token's `maxFileBytes`.
+    FileTooLarge = ("file-too-large", 413, "The file is larger than this token allows."),
+    /// The file's declared type or content is not one of the token's `allowedContentTypes`.
+    ContentTypeNotAllowed = ("content-type-not-allowed", 415, "This token does not allow files of this type."),
+    /// The token started its `maxUploads` videos already.
+    UploadLimitReached = ("upload-limit-reached", 403, "This token has started all the uploads it allows."),
+    /// The request's `Origin` is not one of the token's `allowedOrigins`.
+    OriginNotAllowed = ("origin-not-allowed", 403, "This token does not accept uploads from this origin."),
+    /// A list cursor that was forged, altered, or made for another project.
+    CursorInvalid = ("invalid-cursor", 400, "The cursor is invalid."),
     /// Conditional writes kept losing to concurrent changes.
     VideoBusy = ("video-busy", 409, "The video is being changed by other requests."),
     /// An expired or forged local download link.

@@ -44,12 +44,14 @@ pub(super) async fn upload(app: &AppWithBlobs, call: Call) -> Result<Response, A
         clock: app.app.clock.as_ref(),
         max_file_bytes: app.settings.max_file_bytes,
         abandon_after: app.settings.abandon_after,
+        policy: &token.policy,
     };
     let accepted = chunks::accept_upload_chunk(
         deps,
         &token,
         form.video_id.as_deref(),
         form.file_name.as_deref(),
+        form.content_type.as_deref(),
         range,
         form.file,
     )

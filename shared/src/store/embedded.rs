@@ -7,13 +7,13 @@
 
 use super::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
-    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter, VideoRecord, VideoStore,
-    stored,
+    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenUpdater, TokenWriter, VideoRecord,
+    VideoStore, stored,
 };
 use crate::auth::SecretHash;
 use crate::domain::{
-    KeyId, ListQuery, ProjectId, ReceivedChunk, SortBy, SortOrder, TokenId, Ttl, UploadToken,
-    VideoId,
+    CreationOrder, KeyId, ListQuery, ProjectId, ReceivedChunk, SortBy, SortOrder, TokenId,
+    TokenName, TokenUsage, Ttl, UploadToken, VideoId,
 };
 use crate::internal::InternalError;
 use async_trait::async_trait;
@@ -75,6 +75,29 @@ const MIGRATIONS: &[&str] = &[
     // A token's latest video, found without a scan.
     r#"
     CREATE INDEX videos_by_token ON videos (token_id);
+"#,
+    // Token policy, names, the /v2 face's named tokens, usage counters. The api.video listing
+    // reads only the shown tokens (`named = 0`); `/v2/tokens` reads both, newest first.
+    r#"
+    ALTER TABLE upload_tokens ADD COLUMN named INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE upload_tokens ADD COLUMN name TEXT;
+    ALTER TABLE upload_tokens ADD COLUMN policy TEXT;
+    ALTER TABLE upload_tokens ADD COLUMN max_uploads INTEGER;
+    ALTER TABLE upload_tokens ADD COLUMN value_hash BLOB;
+    ALTER TABLE upload_tokens ADD COLUMN created_by TEXT;
+    ALTER TABLE upload_tokens ADD COLUMN updated_by TEXT;
+    ALTER TABLE upload_tokens ADD COLUMN updated_ms INTEGER;
+    ALTER TABLE upload_tokens ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE upload_tokens ADD COLUMN uploads INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE upload_tokens ADD COLUMN completed_uploads INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE upload_tokens ADD COLUMN bytes_received INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE upload_tokens ADD COLUMN last_used_ms INTEGER;
+    DROP INDEX upload_tokens_by_created;
+    DROP INDEX upload_tokens_by_expiry;
+    CREATE INDEX upload_tokens_by_created ON upload_tokens (project_id, named, creation_order);
+    CREATE INDEX upload_tokens_by_expiry
+        ON upload_tokens (project_id, named, ifnull(expires_ms, 9223372036854775807), id);
+    CREATE INDEX upload_tokens_newest ON upload_tokens (project_id, creation_order);
 "#,
 ];
 
@@ -269,7 +292,9 @@ fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
 }
 
-const TOKEN_COLUMNS: &str = "id, project_id, ttl, created_ms, creation_order";
+const TOKEN_COLUMNS: &str = "id, project_id, ttl, created_ms, creation_order, name, policy, \
+     value_hash, created_by, updated_by, updated_ms, version, uploads, completed_uploads, \
+     bytes_received, last_used_ms";
 
 /// Raw columns of a token row, decoded outside rusqlite's closure so errors stay typed.
 struct TokenRow {
@@ -278,6 +303,15 @@ struct TokenRow {
     ttl: i64,
     created_ms: i64,
     creation_order: String,
+    name: Option<String>,
+    policy: Option<String>,
+    value_hash: Option<Vec<u8>>,
+    created_by: Option<String>,
+    updated_by: Option<String>,
+    updated_ms: Option<i64>,
+    version: i64,
+    usage: [i64; 3],
+    last_used_ms: Option<i64>,
 }
 
 impl TokenRow {
@@ -288,11 +322,26 @@ impl TokenRow {
             ttl: row.get(2)?,
             created_ms: row.get(3)?,
             creation_order: row.get(4)?,
+            name: row.get(5)?,
+            policy: row.get(6)?,
+            value_hash: row.get(7)?,
+            created_by: row.get(8)?,
+            updated_by: row.get(9)?,
+            updated_ms: row.get(10)?,
+            version: row.get(11)?,
+            usage: [row.get(12)?, row.get(13)?, row.get(14)?],
+            last_used_ms: row.get(15)?,
         })
     }
 
     fn decode(self) -> Result<UploadToken, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("token {}: {what}", self.id));
+        let count = |n: i64, what: &str| u64::try_from(n).map_err(|_| corrupt(what));
+        let key = |id: Option<&String>, what: &str| {
+            id.map(|id| KeyId::parse(id).map_err(|_| corrupt(what)))
+                .transpose()
+        };
+        let created_at = from_millis(self.created_ms)?;
         Ok(UploadToken {
             id: TokenId::parse(&self.id).map_err(|_| corrupt("id"))?,
             project_id: ProjectId::parse(&self.project_id).map_err(|_| corrupt("project"))?,
@@ -300,11 +349,32 @@ impl TokenRow {
                 .ok()
                 .and_then(|s| Ttl::from_seconds(s).ok())
                 .ok_or_else(|| corrupt("ttl"))?,
-            created_at: from_millis(self.created_ms)?,
+            created_at,
             creation_order: self
                 .creation_order
                 .parse()
                 .map_err(|_| corrupt("creation order"))?,
+            name: self
+                .name
+                .as_deref()
+                .map(|n| TokenName::parse(n).ok_or_else(|| corrupt("name")))
+                .transpose()?,
+            policy: stored::decode_policy(self.policy.as_deref())?,
+            created_by: key(self.created_by.as_ref(), "created_by")?,
+            updated_by: key(self.updated_by.as_ref(), "updated_by")?,
+            updated_at: self.updated_ms.map_or(Ok(created_at), from_millis)?,
+            usage: TokenUsage {
+                uploads: count(self.usage[0], "uploads")?,
+                completed_uploads: count(self.usage[1], "completed_uploads")?,
+                bytes_received: count(self.usage[2], "bytes_received")?,
+                last_used_at: self.last_used_ms.map(from_millis).transpose()?,
+            },
+            value_hash: self
+                .value_hash
+                .as_deref()
+                .map(|h| SecretHash::from_bytes(h).ok_or_else(|| corrupt("value_hash")))
+                .transpose()?,
+            version: count(self.version, "version")?,
         })
     }
 }
@@ -315,8 +385,12 @@ impl TokenWriter for EmbeddedStore {
         let t = token.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO upload_tokens (id, project_id, ttl, created_ms, creation_order, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO upload_tokens (id, project_id, ttl, created_ms, creation_order,
+                     expires_ms, named, name, policy, max_uploads, value_hash, created_by,
+                     updated_by, updated_ms, version, uploads, completed_uploads, bytes_received,
+                     last_used_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18, ?19)",
                 params![
                     t.id.as_str(),
                     t.project_id.as_str(),
@@ -324,6 +398,19 @@ impl TokenWriter for EmbeddedStore {
                     millis(t.created_at),
                     t.creation_order.to_string(),
                     t.expires_at().map(millis),
+                    !t.value_is_shown(),
+                    t.name.as_ref().map(TokenName::as_str),
+                    stored::encode_policy(&t.policy)?,
+                    t.policy.max_uploads,
+                    t.value_hash.as_ref().map(|h| h.as_bytes().to_vec()),
+                    t.created_by.as_ref().map(KeyId::as_str),
+                    t.updated_by.as_ref().map(KeyId::as_str),
+                    millis(t.updated_at),
+                    sql_count(t.version)?,
+                    sql_count(t.usage.uploads)?,
+                    sql_count(t.usage.completed_uploads)?,
+                    sql_count(t.usage.bytes_received)?,
+                    t.usage.last_used_at.map(millis),
                 ],
             )
             .map_err(sql_err)?;
@@ -331,6 +418,52 @@ impl TokenWriter for EmbeddedStore {
         })
         .await
     }
+}
+
+#[async_trait]
+impl TokenUpdater for EmbeddedStore {
+    async fn update_token(
+        &self,
+        token: &UploadToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let t = token.clone();
+        let expected = t
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| InternalError::new("update_token without a new version"))?;
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE upload_tokens SET ttl = ?3, expires_ms = ?4, name = ?5, policy = ?6,
+                         max_uploads = ?7, updated_by = ?8, updated_ms = ?9, version = ?10
+                     WHERE id = ?1 AND project_id = ?2 AND version = ?11
+                       AND (expires_ms IS NULL OR expires_ms > ?12)",
+                    params![
+                        t.id.as_str(),
+                        t.project_id.as_str(),
+                        t.ttl.seconds(),
+                        t.expires_at().map(millis),
+                        t.name.as_ref().map(TokenName::as_str),
+                        stored::encode_policy(&t.policy)?,
+                        t.policy.max_uploads,
+                        t.updated_by.as_ref().map(KeyId::as_str),
+                        millis(t.updated_at),
+                        sql_count(t.version)?,
+                        sql_count(expected)?,
+                        millis(now),
+                    ],
+                )
+                .map_err(StoreError::backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+/// A count or version as SQLite's signed integer.
+fn sql_count(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| InternalError::new(format!("count {n} out of range")).into())
 }
 
 #[async_trait]
@@ -421,7 +554,8 @@ impl TokenLister for EmbeddedStore {
         let offset = i64::try_from(query.offset()).unwrap_or(i64::MAX);
         self.read(move |c| {
             let tx = c.transaction().map_err(StoreError::backend)?;
-            let active = "project_id = ?1 AND (expires_ms IS NULL OR expires_ms > ?2)";
+            let active =
+                "project_id = ?1 AND named = 0 AND (expires_ms IS NULL OR expires_ms > ?2)";
             let total: i64 = tx
                 .query_row(
                     &format!("SELECT count(*) FROM upload_tokens WHERE {active}"),
@@ -452,6 +586,36 @@ impl TokenLister for EmbeddedStore {
                     .collect::<Result<_, _>>()?,
                 total: u64::try_from(total).unwrap_or(0),
             })
+        })
+        .await
+    }
+
+    async fn list_newest(
+        &self,
+        project: &ProjectId,
+        before: Option<&CreationOrder>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError> {
+        let project = project.clone();
+        let before = before.map(ToString::to_string);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM upload_tokens INDEXED BY upload_tokens_newest
+                     WHERE project_id = ?1 AND (?2 IS NULL OR creation_order < ?2)
+                       AND (expires_ms IS NULL OR expires_ms > ?3)
+                     ORDER BY creation_order DESC LIMIT ?4"
+                ))
+                .map_err(StoreError::backend)?;
+            stmt.query_map(
+                params![project.as_str(), before, millis(now), limit],
+                TokenRow::read,
+            )
+            .map_err(StoreError::backend)?
+            .map(|row| row.map_err(StoreError::backend).and_then(TokenRow::decode))
+            .collect()
         })
         .await
     }
@@ -693,6 +857,39 @@ fn video_from_row(record: &str, version: i64) -> Result<VideoRecord, StoreError>
     Ok(video)
 }
 
+/// Counts a new video in its token's usage, within the transaction that inserts it: refused
+/// when the token is gone or expired at `now`, or started `maxUploads` videos already.
+fn count_upload(
+    tx: &rusqlite::Transaction<'_>,
+    token: &TokenId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let counted = tx
+        .execute(
+            "UPDATE upload_tokens SET uploads = uploads + 1, last_used_ms = ?2
+             WHERE id = ?1 AND (expires_ms IS NULL OR expires_ms > ?2)
+               AND (max_uploads IS NULL OR uploads < max_uploads)",
+            params![token.as_str(), millis(now)],
+        )
+        .map_err(StoreError::backend)?;
+    if counted == 1 {
+        return Ok(());
+    }
+    let active: bool = tx
+        .query_row(
+            "SELECT count(*) > 0 FROM upload_tokens
+             WHERE id = ?1 AND (expires_ms IS NULL OR expires_ms > ?2)",
+            params![token.as_str(), millis(now)],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::backend)?;
+    Err(if active {
+        StoreError::UploadLimitReached
+    } else {
+        StoreError::TokenGone
+    })
+}
+
 fn sql_index(index: u64) -> Result<i64, StoreError> {
     i64::try_from(index)
         .map_err(|_| InternalError::new(format!("chunk index {index} out of range")).into())
@@ -703,7 +900,10 @@ impl VideoStore for EmbeddedStore {
     async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError> {
         let r = record.clone();
         self.write(move |c| {
-            c.execute(
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::backend)?;
+            tx.execute(
                 "INSERT INTO videos (id, project_id, token_id, uploading, created_ms, version, record)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
                 params![
@@ -716,6 +916,10 @@ impl VideoStore for EmbeddedStore {
                 ],
             )
             .map_err(sql_err)?;
+            if let Some(token) = &r.video.token_id {
+                count_upload(&tx, token, r.video.created_at)?;
+            }
+            tx.commit().map_err(StoreError::backend)?;
             Ok(())
         })
         .await
@@ -782,6 +986,24 @@ impl VideoStore for EmbeddedStore {
                     // Recorded by a concurrent writer: roll everything back.
                     Err(StoreError::AlreadyExists) => return Ok(false),
                     Err(e) => return Err(e),
+                }
+                if let Some(token) = &r.video.token_id {
+                    let counted = tx
+                        .execute(
+                            "UPDATE upload_tokens SET bytes_received = bytes_received + ?2,
+                                 completed_uploads = completed_uploads + ?3, last_used_ms = ?4
+                             WHERE id = ?1",
+                            params![
+                                token.as_str(),
+                                sql_count(chunk.size)?,
+                                i64::from(!r.is_uploading()),
+                                millis(r.video.updated_at),
+                            ],
+                        )
+                        .map_err(StoreError::backend)?;
+                    if counted != 1 {
+                        return Err(StoreError::TokenGone);
+                    }
                 }
             }
             tx.commit().map_err(StoreError::backend)?;

@@ -22,7 +22,9 @@ pub mod s3;
 mod stored;
 
 use crate::auth::SecretHash;
-use crate::domain::{KeyId, ListQuery, ProjectId, ReceivedChunk, TokenId, UploadToken, VideoId};
+use crate::domain::{
+    CreationOrder, KeyId, ListQuery, ProjectId, ReceivedChunk, TokenId, UploadToken, VideoId,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -52,6 +54,13 @@ pub enum StoreError {
     /// data nor a backend failure.
     #[error(transparent)]
     Internal(#[from] crate::internal::InternalError),
+    /// A video's creation was refused: its token already started `maxUploads` videos.
+    #[error("the token's maxUploads is reached")]
+    UploadLimitReached,
+    /// A write that counts an upload in its token's usage found the token deleted or expired:
+    /// nothing was written.
+    #[error("the upload token is deleted or expired")]
+    TokenGone,
     /// The stored bytes of an unfinished upload are gone: cleaned up (by the bucket's lifecycle
     /// rules or the abandoned-upload sweep) while its record was still there.
     #[error("the stored bytes of this upload are gone: {0}")]
@@ -96,17 +105,42 @@ pub trait TokenReader: Send + Sync {
     ) -> Result<Option<UploadToken>, StoreError>;
 }
 
+/// Changes upload tokens.
+#[async_trait]
+pub trait TokenUpdater: Send + Sync {
+    /// Replaces the stored token's lifetime, name, policy and `updated_*` with `token`'s if it
+    /// is still at version `token.version - 1`, belongs to `token.project_id` and is active at
+    /// `now`; its usage is left as the store has it. `false` otherwise (nothing written).
+    async fn update_token(
+        &self,
+        token: &UploadToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Lists a project's upload tokens.
 #[async_trait]
 pub trait TokenLister: Send + Sync {
-    /// One page of the project's tokens active at `now`, in the query's order, and how many
-    /// active tokens there are in all. Ties are broken by token id.
+    /// One page of the project's api.video-face tokens (those whose value is their id) active
+    /// at `now`, in the query's order, and how many such tokens there are in all. Ties are
+    /// broken by token id.
     async fn list_tokens(
         &self,
         project: &ProjectId,
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<TokenPage, StoreError>;
+
+    /// Up to `limit` of the project's tokens of both faces active at `now`, newest first,
+    /// created before `before` (from the newest without it). Costs reads for about `limit`
+    /// tokens (and any expired ones among them) however deep `before` is.
+    async fn list_newest(
+        &self,
+        project: &ProjectId,
+        before: Option<&CreationOrder>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError>;
 }
 
 /// Deletes upload tokens.
@@ -167,15 +201,20 @@ pub trait RefreshTokenStore: Send + Sync {
 /// Keeps videos and the chunk records of their uploads.
 #[async_trait]
 pub trait VideoStore: Send + Sync {
-    /// Stores a new video (version 0); [`StoreError::AlreadyExists`] rather than overwrite.
+    /// Stores a new video (version 0); [`StoreError::AlreadyExists`] rather than overwrite. A
+    /// video of a token counts in the token's usage in the same write, which requires the token
+    /// to be active at the video's creation ([`StoreError::TokenGone`]) and below its
+    /// `maxUploads` ([`StoreError::UploadLimitReached`]).
     async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError>;
 
     /// The video, strongly consistent, whatever its project (callers check ownership).
     async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError>;
 
     /// Replaces the stored video if its version is still `record.version - 1`, and with `chunk`
-    /// also records that chunk under its index, atomically. `false` when another writer got
-    /// there first (the caller re-reads and decides again); nothing is written then.
+    /// also records that chunk under its index and counts it in its token's usage (bytes, last
+    /// use, and a completed upload if it completes the file), atomically. `false` when another
+    /// writer got there first (the caller re-reads and decides again); nothing is written then.
+    /// [`StoreError::TokenGone`] when a chunk's token was deleted meanwhile.
     async fn update_video(
         &self,
         record: &VideoRecord,
@@ -212,6 +251,7 @@ pub trait VideoStore: Send + Sync {
 pub trait Store:
     TokenWriter
     + TokenReader
+    + TokenUpdater
     + TokenLister
     + TokenDeleter
     + ApiKeyReader
@@ -224,6 +264,7 @@ pub trait Store:
 impl<T> Store for T where
     T: TokenWriter
         + TokenReader
+        + TokenUpdater
         + TokenLister
         + TokenDeleter
         + ApiKeyReader

@@ -9,8 +9,9 @@ use super::abandoned;
 use super::lease::Leases;
 use super::retry::{Attempt, until_done};
 use crate::domain::{
-    Clock, ContentRange, IncomingChunk, UploadMode, UploadProgress, UploadToken, Verdict, Video,
-    VideoId, random_alphanumeric, title_from_file_name,
+    Clock, ContentRange, IncomingChunk, PolicyViolation, SNIFF_BYTES, TokenPolicy, UploadMode,
+    UploadProgress, UploadToken, Verdict, Video, VideoId, random_alphanumeric,
+    title_from_file_name,
 };
 use crate::internal::{ErrorChain, InternalError, crash_point};
 use crate::store::blob::{BlobProgress, BlobStore};
@@ -31,6 +32,9 @@ pub struct ChunkDeps<'a> {
     pub max_file_bytes: u64,
     /// How long an unfinished upload may go without a chunk before it is abandoned.
     pub abandon_after: Duration,
+    /// What the upload's token allows (checked on every chunk: its size, and the file's first
+    /// bytes).
+    pub policy: &'a TokenPolicy,
 }
 
 impl<'a> ChunkDeps<'a> {
@@ -68,12 +72,16 @@ pub async fn accept_upload_chunk(
     token: &UploadToken,
     video_id: Option<&str>,
     file_name: Option<&str>,
+    declared_type: Option<&str>,
     range: ContentRange,
     data: ChunkData,
 ) -> Result<Accepted, UseCaseError> {
     let chunk = incoming(range, &data);
+    deps.policy.check_declared_type(declared_type)?;
     if video_id.is_none() && !continues_an_upload(&chunk.range) {
+        // Refused before a video is started (and counted against `maxUploads`).
         UploadProgress::default().judge(&chunk, None, deps.max_file_bytes)?;
+        check_policy(deps, &UploadProgress::default(), &chunk, &data).await?;
     }
     let holder = &new_holder();
     let record = match video_id {
@@ -88,6 +96,9 @@ pub async fn accept_upload_chunk(
             }
             Some(Earlier::Abandoned(mut record)) => {
                 record.video.title = title_from_file_name(file_name);
+                if let Some(preset) = &token.policy.video {
+                    preset.apply_to(&mut record.video);
+                }
                 record
             }
             None => new_video(deps, token, file_name, holder).await?,
@@ -178,6 +189,7 @@ async fn write_once(
         }
         Verdict::Accept { last, chunk } => (last, chunk),
     };
+    check_policy(deps, &record.progress, chunk, data).await?;
     let leases = deps.leases();
     let Some(mut held) = leases.take(record, holder).await? else {
         return Ok(Attempt::Lost);
@@ -236,6 +248,38 @@ async fn write_once(
         record: next,
         stored: true,
     }))
+}
+
+/// The token's policy on a chunk about to be stored after `progress`: the file's size so far
+/// (and its announced total) against `maxFileBytes`, and, for its first bytes, their type
+/// against `allowedContentTypes`.
+async fn check_policy(
+    deps: ChunkDeps<'_>,
+    progress: &UploadProgress,
+    chunk: &IncomingChunk,
+    data: &ChunkData,
+) -> Result<(), UseCaseError> {
+    let policy = deps.policy;
+    policy.check_size(progress.received_bytes.saturating_add(chunk.size))?;
+    if let ContentRange::Bytes {
+        total: Some(total), ..
+    } = chunk.range
+    {
+        policy.check_size(total)?;
+    }
+    if progress.received_bytes == 0 && policy.allowed_content_types.is_some() {
+        let first = data
+            .read(0, data.len().min(SNIFF_BYTES as u64) as usize)
+            .await?;
+        // Only for the message: a first chunk that is the whole file has no more to show.
+        let whole = match chunk.range {
+            ContentRange::Whole => true,
+            ContentRange::Bytes { to, total, .. } => total == Some(to + 1),
+            ContentRange::Part { total, .. } => total == Some(1),
+        };
+        policy.check_file_start(&first, whole)?;
+    }
+    Ok(())
 }
 
 /// Removes what `replaced` (an earlier state of `current`'s blob) needed and `current` no longer
@@ -354,13 +398,17 @@ async fn new_video(
     holder: &str,
 ) -> Result<VideoRecord, UseCaseError> {
     let now = deps.clock.now();
+    let mut video = Video::new(
+        token.project_id.clone(),
+        Some(token.id.clone()),
+        file_name,
+        now,
+    );
+    if let Some(preset) = &token.policy.video {
+        preset.apply_to(&mut video);
+    }
     let mut record = VideoRecord {
-        video: Video::new(
-            token.project_id.clone(),
-            Some(token.id.clone()),
-            file_name,
-            now,
-        ),
+        video,
         progress: UploadProgress::default(),
         blob: Default::default(),
         version: 0,
@@ -377,6 +425,10 @@ async fn new_video(
             )
             .into()),
         },
+        Err(StoreError::UploadLimitReached) => Err(PolicyViolation::UploadLimitReached {
+            max: token.policy.max_uploads.unwrap_or_default(),
+        }
+        .into()),
         Err(e) => Err(e.into()),
     }
 }

@@ -1,6 +1,6 @@
 //! Why a workflow did not complete: the use-case layer's one error type.
 
-use crate::domain::UploadRuleError;
+use crate::domain::{InvalidPolicyField, PolicyViolation, UploadRuleError};
 use crate::internal::InternalError;
 use crate::store::StoreError;
 
@@ -16,6 +16,18 @@ pub enum UseCaseError {
     /// A chunk that breaks the upload rules.
     #[error(transparent)]
     Rule(#[from] UploadRuleError),
+    /// An upload its token's policy does not allow.
+    #[error(transparent)]
+    Policy(#[from] PolicyViolation),
+    /// The upload token was deleted or expired during the request.
+    #[error("the upload token is gone")]
+    TokenGone,
+    /// A body field with an unacceptable value, named as the request named it.
+    #[error(transparent)]
+    InvalidField(#[from] InvalidPolicyField),
+    /// A list cursor that is not one this service made for this project.
+    #[error("invalid cursor")]
+    CursorInvalid,
     /// The video a chunk names (or would continue) is not one of the token's project.
     #[error("upload target not found: {0}")]
     UploadTargetNotFound(&'static str),
@@ -30,8 +42,19 @@ pub enum UseCaseError {
     Busy,
     /// The store failed.
     #[error("store failure")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Something else failed on our side.
     #[error("internal error")]
     Internal(#[from] InternalError),
+}
+
+impl From<StoreError> for UseCaseError {
+    /// A token gone under a write is the caller's business; the rest are failures (the use
+    /// case that can hit `UploadLimitReached` names the limit itself).
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TokenGone => Self::TokenGone,
+            other => Self::Store(other),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Who a credential stands for: an API key, an access token obtained with one, or an upload
 //! token. Parsing the credential out of a request is the HTTP layer's business.
 
-use crate::auth::{AccessTokenSigner, ApiKey, Principal, looks_like_access_token};
+use crate::auth::{AccessTokenSigner, ApiKey, NamedTokenValue, Principal, looks_like_access_token};
 use crate::domain::{TokenId, UploadToken};
 use crate::store::{ApiKeyReader, StoreError, TokenReader};
 use chrono::{DateTime, Utc};
@@ -66,15 +66,29 @@ pub async fn principal_for_access_token(
     })
 }
 
-/// The upload token with this value if it exists and is active at `now` (strongly consistent):
-/// one answer for unknown, malformed, expired and deleted tokens.
+/// The upload token with this value if it exists and is active at `now` (strongly consistent,
+/// one read): one answer for unknown, malformed, expired and deleted tokens. An api.video
+/// token's value is its id; a named token's (`ut_…`) names its id, and its stored hash must
+/// match the value's.
 pub async fn active_upload_token(
     tokens: &dyn TokenReader,
     value: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<UploadToken>, StoreError> {
-    match TokenId::parse(value) {
-        Ok(id) => tokens.find_token(&id, now).await,
+    if let Some(named) = NamedTokenValue::parse(value) {
+        let presented = named.hash();
+        return Ok(tokens.find_token(&named.id(), now).await?.filter(|token| {
+            token
+                .value_hash
+                .as_ref()
+                .is_some_and(|stored| stored.matches(&presented))
+        }));
+    }
+    match TokenId::parse_shown(value) {
+        Ok(id) => Ok(tokens
+            .find_token(&id, now)
+            .await?
+            .filter(UploadToken::value_is_shown)),
         Err(_) => Ok(None),
     }
 }

@@ -212,6 +212,38 @@ impl Api {
             .await
     }
 
+    /// Where the embedded store keeps its database.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// `POST /upload?token=` with `file` whole, declared as `application/octet-stream`.
+    pub async fn upload(&self, token: &str, file: &[u8]) -> Reply {
+        self.upload_with(token, file, "application/octet-stream", &[])
+            .await
+    }
+
+    /// `POST /upload?token=` with `file` declared as `content_type`, and more headers.
+    pub async fn upload_with(
+        &self,
+        token: &str,
+        file: &[u8],
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut body = format!(
+            "--B0UNDARY\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"clip.mp4\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(b"\r\n--B0UNDARY--\r\n");
+        let mut all = vec![("content-type", "multipart/form-data; boundary=B0UNDARY")];
+        all.extend_from_slice(headers);
+        self.send_with(Method::POST, &format!("/upload?token={token}"), &all, body)
+            .await
+    }
+
     /// `POST /upload-tokens` with a JSON body.
     pub async fn create(&self, auth: &str, body: &str) -> Reply {
         self.send_with(

@@ -13,10 +13,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use upload_tokens_core::auth::{ApiKey, RefreshToken};
 use upload_tokens_core::domain::{
-    CurrentPage, KeyId, ListQuery, PageSize, ProjectId, SortBy, SortOrder, TokenId, Ttl,
-    UploadToken,
+    CurrentPage, FieldStyle, KeyId, ListQuery, PageSize, PolicyPatch, ProjectId, SortBy, SortOrder,
+    TokenId, Ttl, UploadToken, Video,
 };
-use upload_tokens_core::store::{ApiKeyRecord, RefreshRecord, Store, StoreError, TokenPage};
+use upload_tokens_core::store::{
+    ApiKeyRecord, RefreshRecord, Store, StoreError, TokenPage, VideoRecord,
+};
 
 /// A store under test, and whatever must stay alive while it is used (a temporary directory).
 pub struct Subject<S> {
@@ -1100,6 +1102,309 @@ pub async fn concurrent_revocations_of_one_key_succeed_exactly_once<S: Store + '
     );
 }
 
+/// A token with every field set: a name, a policy of each kind, who made it, a value hash.
+fn named_token_with_policy(project: &ProjectId, now: DateTime<Utc>) -> UploadToken {
+    let value = upload_tokens_core::auth::NamedTokenValue::generate();
+    let mut t = UploadToken::with_id(value.id(), project.clone(), ttl(3600), now);
+    let body = serde_json::json!({
+        "name": "Browser uploads", "max_file_bytes": 2147483648u64,
+        "allowed_content_types": ["video/*"], "max_uploads": 1,
+        "allowed_origins": ["https://app.example.com"],
+        "video": {"title": "From the app", "tags": ["web"], "public": false}
+    });
+    PolicyPatch::parse(body.as_object().expect("object"), FieldStyle::Snake, &[])
+        .expect("valid")
+        .apply(&mut t.policy, &mut t.name);
+    t.created_by = Some(KeyId::generate());
+    t.updated_by = t.created_by.clone();
+    t.value_hash = Some(value.hash());
+    t
+}
+
+pub async fn a_named_token_with_a_policy_reads_back_unchanged<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    let t = named_token_with_policy(&project, at_s(0));
+    store.insert_token(&t).await.expect("insert");
+    assert_eq!(
+        store
+            .get_token(&project, &t.id, at_s(1))
+            .await
+            .expect("get"),
+        Some(t.clone())
+    );
+    assert_eq!(
+        store.find_token(&t.id, at_s(1)).await.expect("find"),
+        Some(t)
+    );
+}
+
+pub async fn an_update_changes_settings_keeps_usage_and_is_conditional_on_the_version<S: Store>(
+    store: &S,
+) {
+    let project = ProjectId::generate();
+    let t = token(&project, 100, at_s(0));
+    store.insert_token(&t).await.expect("insert");
+    // Some use, recorded by the video store as uploads would.
+    let mut video = video_of(&t, at_s(1));
+    store.insert_video(&video).await.expect("video");
+    video.version = 1;
+    let chunk = upload_tokens_core::domain::ReceivedChunk {
+        offset: 0,
+        size: 10,
+        part: 0,
+        sha256: "ab".repeat(32),
+    };
+    assert!(
+        store
+            .update_video(&video, Some((0, &chunk)))
+            .await
+            .expect("chunk")
+    );
+    let mut changed = named_token_with_policy(&project, at_s(0));
+    changed.id = t.id.clone();
+    changed.value_hash = None;
+    changed.created_at = t.created_at;
+    changed.creation_order = t.creation_order;
+    changed.created_by = None;
+    changed.ttl = ttl(7200);
+    changed.updated_at = at_s(2);
+    changed.version = 1;
+    assert!(store.update_token(&changed, at_s(2)).await.expect("update"));
+    let read = store
+        .get_token(&project, &t.id, at_s(3))
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(read.policy, changed.policy);
+    assert_eq!(read.name, changed.name);
+    assert_eq!(read.ttl, ttl(7200));
+    assert_eq!(
+        read.expires_at(),
+        Some(t.created_at + TimeDelta::seconds(7200))
+    );
+    assert_eq!(read.version, 1);
+    assert_eq!(read.usage.uploads, 1, "usage kept");
+    assert_eq!(read.usage.bytes_received, 10);
+    // A stale version, another project, an expired token: nothing written.
+    assert!(!store.update_token(&changed, at_s(4)).await.expect("stale"));
+    let mut foreign = changed.clone();
+    foreign.version = 2;
+    foreign.project_id = ProjectId::generate();
+    assert!(
+        !store
+            .update_token(&foreign, at_s(4))
+            .await
+            .expect("foreign")
+    );
+    let mut late = changed.clone();
+    late.version = 2;
+    assert!(
+        !store
+            .update_token(&late, at_s(7200))
+            .await
+            .expect("expired")
+    );
+    // Cleared fields are cleared.
+    let mut cleared = read.clone();
+    cleared.policy = Default::default();
+    cleared.name = None;
+    cleared.version = 2;
+    assert!(store.update_token(&cleared, at_s(5)).await.expect("clear"));
+    let read = store
+        .get_token(&project, &t.id, at_s(6))
+        .await
+        .expect("get")
+        .expect("there");
+    assert!(read.policy.is_unlimited() && read.name.is_none());
+}
+
+/// A new, empty video of `token`, created `at`.
+fn video_of(token: &UploadToken, at: DateTime<Utc>) -> VideoRecord {
+    VideoRecord {
+        video: Video::new(
+            token.project_id.clone(),
+            Some(token.id.clone()),
+            Some("a.mp4"),
+            at,
+        ),
+        progress: Default::default(),
+        blob: Default::default(),
+        version: 0,
+        lease: None,
+    }
+}
+
+pub async fn usage_counts_videos_chunks_and_completions<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    let t = token(&project, 0, at_s(0));
+    store.insert_token(&t).await.expect("insert");
+    let mut video = video_of(&t, at_s(1));
+    store.insert_video(&video).await.expect("video");
+    for (i, size, last) in [(0u64, 7u64, false), (1, 5, true)] {
+        video.version += 1;
+        video.progress.completed = last;
+        video.video.updated_at = at_s(2 + i as i64);
+        let chunk = upload_tokens_core::domain::ReceivedChunk {
+            offset: 0,
+            size,
+            part: 0,
+            sha256: "cd".repeat(32),
+        };
+        assert!(
+            store
+                .update_video(&video, Some((i, &chunk)))
+                .await
+                .expect("chunk")
+        );
+    }
+    let usage = store
+        .get_token(&project, &t.id, at_s(9))
+        .await
+        .expect("get")
+        .expect("there")
+        .usage;
+    assert_eq!(usage.uploads, 1);
+    assert_eq!(usage.completed_uploads, 1);
+    assert_eq!(usage.bytes_received, 12);
+    assert_eq!(usage.last_used_at, Some(at_s(3)));
+}
+
+pub async fn a_video_of_a_deleted_or_expired_token_is_refused<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    let t = token(&project, 10, at_s(0));
+    store.insert_token(&t).await.expect("insert");
+    // Expired at the video's creation.
+    let late = video_of(&t, at_s(10));
+    assert!(matches!(
+        store.insert_video(&late).await,
+        Err(StoreError::TokenGone)
+    ));
+    assert_eq!(store.get_video(&late.video.id).await.expect("get"), None);
+    // Deleted between a chunk's start and its commit.
+    let mut video = video_of(&t, at_s(1));
+    store.insert_video(&video).await.expect("video");
+    assert!(
+        store
+            .delete_token(&project, &t.id, at_s(2))
+            .await
+            .expect("delete")
+    );
+    video.version = 1;
+    let chunk = upload_tokens_core::domain::ReceivedChunk {
+        offset: 0,
+        size: 3,
+        part: 0,
+        sha256: "ef".repeat(32),
+    };
+    assert!(matches!(
+        store.update_video(&video, Some((0, &chunk))).await,
+        Err(StoreError::TokenGone)
+    ));
+    assert_eq!(
+        store
+            .get_video(&video.video.id)
+            .await
+            .expect("get")
+            .map(|v| v.version),
+        Some(0),
+        "nothing written"
+    );
+    // Never existed.
+    let stranger = token(&project, 0, at_s(0));
+    assert!(matches!(
+        store.insert_video(&video_of(&stranger, at_s(1))).await,
+        Err(StoreError::TokenGone)
+    ));
+}
+
+pub async fn concurrent_videos_of_a_limited_token_start_exactly_max_uploads<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let project = ProjectId::generate();
+    let mut t = token(&project, 0, at_s(0));
+    t.policy.max_uploads = Some(3);
+    store.insert_token(&t).await.expect("insert");
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, barrier, video) = (
+                Arc::clone(&store),
+                Arc::clone(&barrier),
+                video_of(&t, at_s(1)),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.insert_video(&video).await
+            })
+        })
+        .collect();
+    let (mut started, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => started += 1,
+            Err(StoreError::UploadLimitReached) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((started, refused), (3, 7));
+    let usage = store
+        .get_token(&project, &t.id, at_s(2))
+        .await
+        .expect("get")
+        .expect("there")
+        .usage;
+    assert_eq!(usage.uploads, 3);
+}
+
+pub async fn newest_first_lists_both_faces_from_any_position<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    let mut all = Vec::new();
+    for i in 0..7 {
+        let t = if i % 2 == 0 {
+            token(&project, 0, at_ms(i))
+        } else {
+            named_token_with_policy(&project, at_ms(i))
+        };
+        store.insert_token(&t).await.expect("insert");
+        all.push(t);
+    }
+    // One expired (invisible), one of another project.
+    let expired = token(&project, 1, at_ms(3));
+    store.insert_token(&expired).await.expect("insert");
+    store
+        .insert_token(&token(&ProjectId::generate(), 0, at_ms(4)))
+        .await
+        .expect("insert");
+    all.reverse();
+    let now = at_s(5);
+    let ids = |v: &[UploadToken]| v.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    let first = store
+        .list_newest(&project, None, 3, now)
+        .await
+        .expect("list");
+    assert_eq!(ids(&first), ids(&all[..3]));
+    let next = store
+        .list_newest(&project, Some(&first[2].creation_order), 3, now)
+        .await
+        .expect("list");
+    assert_eq!(ids(&next), ids(&all[3..6]));
+    let last = store
+        .list_newest(&project, Some(&next[2].creation_order), 3, now)
+        .await
+        .expect("list");
+    assert_eq!(ids(&last), ids(&all[6..]));
+    // The api.video face lists only its own tokens.
+    let page = list(
+        store,
+        &project,
+        &query(SortBy::CreatedAt, SortOrder::Asc, 1, 100),
+        now,
+    )
+    .await;
+    assert_eq!(page.total, 4);
+    assert!(page.tokens.iter().all(UploadToken::value_is_shown));
+}
+
 /// Expands to one `#[tokio::test]` per behaviour of the suite, each starting from `$setup()`
 /// (an `async fn() -> Option<Subject<S>>`; `None` skips the test).
 macro_rules! store_suite {
@@ -1128,12 +1433,18 @@ macro_rules! store_suite {
             refresh_token_can_be_taken_once,
             duplicate_refresh_token_is_refused,
             expired_refresh_token_is_not_returned,
+            a_named_token_with_a_policy_reads_back_unchanged,
+            an_update_changes_settings_keeps_usage_and_is_conditional_on_the_version,
+            usage_counts_videos_chunks_and_completions,
+            a_video_of_a_deleted_or_expired_token_is_refused,
+            newest_first_lists_both_faces_from_any_position,
         );
         store_suite!(@shared $setup;
             listing_reaches_past_a_thousand_tokens,
             concurrent_deletes_of_one_token_succeed_exactly_once,
             concurrent_takes_of_one_refresh_token_succeed_exactly_once,
             concurrent_revocations_of_one_key_succeed_exactly_once,
+            concurrent_videos_of_a_limited_token_start_exactly_max_uploads,
         );
     };
     (@by_ref $setup:path; $($name:ident),* $(,)?) => {

@@ -250,3 +250,25 @@ pub fn field_names(text: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Stores the tokens the fixture videos were uploaded with: a chunk written now counts in its
+/// token's usage, and the fixtures hold videos, not tokens.
+pub async fn store_tokens_of(
+    store: &impl upload_tokens_core::store::TokenWriter,
+    videos: &[&VideoRecord],
+) {
+    for v in videos {
+        if let Some(id) = &v.video.token_id {
+            let token = upload_tokens_core::domain::UploadToken::with_id(
+                id.clone(),
+                v.video.project_id.clone(),
+                upload_tokens_core::domain::Ttl::NEVER,
+                v.video.created_at,
+            );
+            match store.insert_token(&token).await {
+                Ok(()) | Err(upload_tokens_core::store::StoreError::AlreadyExists) => {}
+                Err(e) => panic!("token of a fixture video: {e}"),
+            }
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! the backend is not available here and the test is skipped).
 
 use chrono::{TimeDelta, Utc};
-use upload_tokens_core::domain::{ProjectId, ReceivedChunk, TokenId, Video};
-use upload_tokens_core::store::VideoRecord;
+use upload_tokens_core::domain::{ProjectId, ReceivedChunk, TokenId, Ttl, UploadToken, Video};
+use upload_tokens_core::store::{TokenWriter, VideoRecord};
 
 /// A new, empty video of `token` created `seconds_ago`.
 pub fn video(token: Option<&TokenId>, seconds_ago: i64) -> VideoRecord {
@@ -20,6 +20,13 @@ pub fn video(token: Option<&TokenId>, seconds_ago: i64) -> VideoRecord {
         version: 0,
         lease: None,
     }
+}
+
+/// A new token, stored (a video of a token counts in its usage, so the token must exist).
+pub async fn stored_token(store: &(impl TokenWriter + ?Sized)) -> TokenId {
+    let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, Utc::now());
+    store.insert_token(&token).await.expect("token stored");
+    token.id
 }
 
 /// A chunk record.
@@ -40,7 +47,7 @@ macro_rules! video_suite {
             use super::*;
             use upload_tokens_core::domain::TokenId;
             use upload_tokens_core::store::{StoreError, VideoRecord, VideoStore};
-            use $crate::video_suite::{chunk, video};
+            use $crate::video_suite::{chunk, stored_token, video};
 
             #[tokio::test]
             async fn inserted_video_reads_back_at_version_zero() {
@@ -182,7 +189,7 @@ macro_rules! video_suite {
             #[tokio::test]
             async fn a_tokens_latest_video_is_the_one_inserted_last_complete_or_not() {
                 let Some(store) = $make().await else { return };
-                let token = TokenId::generate();
+                let token = stored_token(&*store).await;
                 assert!(
                     store
                         .latest_video_of_token(&token)
@@ -192,7 +199,7 @@ macro_rules! video_suite {
                 );
                 let first = video(Some(&token), 10);
                 let second = video(Some(&token), 5);
-                let other = video(Some(&TokenId::generate()), 1);
+                let other = video(Some(&stored_token(&*store).await), 1);
                 for v in [&first, &second, &other] {
                     store.insert_video(v).await.expect("insert");
                 }
@@ -210,10 +217,10 @@ macro_rules! video_suite {
             #[tokio::test]
             async fn a_tokens_unfinished_uploads_are_found_oldest_first() {
                 let Some(store) = $make().await else { return };
-                let token = TokenId::generate();
+                let token = stored_token(&*store).await;
                 let older = video(Some(&token), 10);
                 let newer = video(Some(&token), 5);
-                let other = video(Some(&TokenId::generate()), 1);
+                let other = video(Some(&stored_token(&*store).await), 1);
                 for v in [&newer, &older, &other] {
                     store.insert_video(v).await.expect("insert");
                 }

@@ -2,7 +2,7 @@
 
 use super::schema::{CREATED_SK, EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK, PROJECT_ID, TTL_ATTRIBUTE};
 use crate::auth::SecretHash;
-use crate::domain::{KeyId, ProjectId, TokenId, Ttl, UploadToken};
+use crate::domain::{KeyId, ProjectId, TokenId, TokenName, TokenUsage, Ttl, UploadToken};
 use crate::store::{ApiKeyRecord, RefreshRecord, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -14,6 +14,22 @@ pub(super) const KEY_ID_PREFIX: &str = "KEYID#";
 const TOKEN_ID: &str = "tokenId";
 const TTL_SECONDS: &str = "ttl";
 const CREATED_AT_MS: &str = "createdAtMs";
+const NAME: &str = "name";
+/// The token's policy document (`store::stored`), absent when it limits nothing.
+const POLICY: &str = "policy";
+/// `maxUploads` of the policy again, where the condition of a video's creation reads it.
+pub(super) const MAX_UPLOADS: &str = "maxUploads";
+const VALUE_HASH: &str = "valueHash";
+const CREATED_BY: &str = "createdBy";
+const UPDATED_BY: &str = "updatedBy";
+const UPDATED_AT_MS: &str = "updatedAtMs";
+/// Version of the name, lifetime and policy (PATCH is conditional on it).
+pub(super) const TOKEN_VERSION: &str = "version";
+/// Usage counters, changed only by `ADD` in the transactions of the uploads they count.
+pub(super) const UPLOADS: &str = "uploads";
+pub(super) const COMPLETED_UPLOADS: &str = "completedUploads";
+pub(super) const BYTES_RECEIVED: &str = "bytesReceived";
+pub(super) const LAST_USED_AT_MS: &str = "lastUsedAtMs";
 const KEY_ID: &str = "keyId";
 const KEY_HASH: &str = "keyHash";
 
@@ -51,11 +67,28 @@ pub(super) fn refresh_pk(hash: &SecretHash) -> String {
     format!("REFRESH#{}", hash.to_hex())
 }
 
+/// The listing partition of a project's api.video-face tokens (the only ones
+/// `GET /upload-tokens` lists).
 pub(super) fn list_pk(project: &ProjectId) -> String {
     format!("TOKENS#{project}")
 }
 
-fn expiry_sk(token: &UploadToken) -> String {
+/// The listing partition of a project's named tokens, in the same indexes: `/v2/tokens` merges
+/// it with [`list_pk`]'s.
+pub(super) fn named_list_pk(project: &ProjectId) -> String {
+    format!("NAMEDTOKENS#{project}")
+}
+
+/// The listing partition of `token`.
+pub(super) fn token_list_pk(token: &UploadToken) -> String {
+    if token.value_is_shown() {
+        list_pk(&token.project_id)
+    } else {
+        named_list_pk(&token.project_id)
+    }
+}
+
+pub(super) fn expiry_sk(token: &UploadToken) -> String {
     match token.expires_at() {
         Some(at) => format!("{:015}#{}", at.timestamp_millis(), token.id),
         None => format!("{NEVER_EXPIRES}#{}", token.id),
@@ -70,32 +103,83 @@ pub(super) fn expiry_floor(now: DateTime<Utc>) -> String {
 }
 
 /// Native TTL wants epoch seconds; round up so DynamoDB never deletes an item early.
-fn ttl_seconds(at: DateTime<Utc>) -> i64 {
+pub(super) fn ttl_seconds(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis().div_euclid(1000) + i64::from(at.timestamp_millis().rem_euclid(1000) > 0)
 }
 
-pub(super) fn token_item(token: &UploadToken) -> HashMap<String, AttributeValue> {
+pub(super) fn token_item(
+    token: &UploadToken,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let mut item = HashMap::from([
         (PK.to_owned(), attr::s(token_pk(&token.id))),
         (TOKEN_ID.to_owned(), attr::s(token.id.as_str())),
         (PROJECT_ID.to_owned(), attr::s(token.project_id.as_str())),
-        (TTL_SECONDS.to_owned(), attr::n(token.ttl.seconds())),
         (
             CREATED_AT_MS.to_owned(),
             attr::n(token.created_at.timestamp_millis()),
         ),
-        (LIST_PK.to_owned(), attr::s(list_pk(&token.project_id))),
+        (LIST_PK.to_owned(), attr::s(token_list_pk(token))),
         (
             CREATED_SK.to_owned(),
             attr::s(token.creation_order.to_string()),
         ),
-        (EXPIRY_SK.to_owned(), attr::s(expiry_sk(token))),
+        (UPLOADS.to_owned(), attr::n(token.usage.uploads)),
+        (
+            COMPLETED_UPLOADS.to_owned(),
+            attr::n(token.usage.completed_uploads),
+        ),
+        (
+            BYTES_RECEIVED.to_owned(),
+            attr::n(token.usage.bytes_received),
+        ),
     ]);
-    if let Some(at) = token.expires_at() {
-        item.insert(EXPIRES_AT_MS.to_owned(), attr::n(at.timestamp_millis()));
-        item.insert(TTL_ATTRIBUTE.to_owned(), attr::n(ttl_seconds(at)));
+    item.extend(
+        token_settings(token)?
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+    );
+    if let Some(at) = token.usage.last_used_at {
+        item.insert(LAST_USED_AT_MS.to_owned(), attr::n(at.timestamp_millis()));
     }
-    item
+    if let Some(hash) = &token.value_hash {
+        item.insert(VALUE_HASH.to_owned(), attr::s(hash.to_hex()));
+    }
+    if let Some(by) = &token.created_by {
+        item.insert(CREATED_BY.to_owned(), attr::s(by.as_str()));
+    }
+    Ok(item)
+}
+
+/// The attributes a token's creation sets and a PATCH changes (`None`: absent, removed by a
+/// PATCH): lifetime, name, policy, who and when, version.
+pub(super) fn token_settings(
+    token: &UploadToken,
+) -> Result<Vec<(&'static str, Option<AttributeValue>)>, StoreError> {
+    let expires = token.expires_at();
+    Ok(vec![
+        (TTL_SECONDS, Some(attr::n(token.ttl.seconds()))),
+        (EXPIRY_SK, Some(attr::s(expiry_sk(token)))),
+        (
+            EXPIRES_AT_MS,
+            expires.map(|at| attr::n(at.timestamp_millis())),
+        ),
+        (TTL_ATTRIBUTE, expires.map(|at| attr::n(ttl_seconds(at)))),
+        (NAME, token.name.as_ref().map(|n| attr::s(n.as_str()))),
+        (
+            POLICY,
+            crate::store::stored::encode_policy(&token.policy)?.map(attr::s),
+        ),
+        (MAX_UPLOADS, token.policy.max_uploads.map(attr::n)),
+        (
+            UPDATED_BY,
+            token.updated_by.as_ref().map(|k| attr::s(k.as_str())),
+        ),
+        (
+            UPDATED_AT_MS,
+            Some(attr::n(token.updated_at.timestamp_millis())),
+        ),
+        (TOKEN_VERSION, Some(attr::n(token.version))),
+    ])
 }
 
 pub(super) fn api_key_item(pk: String, key: &ApiKeyRecord) -> HashMap<String, AttributeValue> {
@@ -173,7 +257,29 @@ impl Item {
         SecretHash::from_hex(self.s(KEY_HASH)?).ok_or_else(|| self.corrupt(KEY_HASH))
     }
 
+    /// A number that older items may lack (0 then).
+    fn count(&self, name: &str) -> Result<u64, StoreError> {
+        match self.0.get(name) {
+            None => Ok(0),
+            Some(_) => u64::try_from(self.n(name)?).map_err(|_| self.corrupt(name)),
+        }
+    }
+
+    fn optional_s(&self, name: &str) -> Result<Option<&str>, StoreError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(_) => self.s(name).map(Some),
+        }
+    }
+
+    fn optional_key_id(&self, name: &str) -> Result<Option<KeyId>, StoreError> {
+        self.optional_s(name)?
+            .map(|id| KeyId::parse(id).map_err(|_| self.corrupt(name)))
+            .transpose()
+    }
+
     pub(super) fn token(self) -> Result<UploadToken, StoreError> {
+        let created_at = self.millis(CREATED_AT_MS)?;
         Ok(UploadToken {
             id: TokenId::parse(self.s(TOKEN_ID)?).map_err(|_| self.corrupt(TOKEN_ID))?,
             project_id: self.project()?,
@@ -181,11 +287,36 @@ impl Item {
                 .ok()
                 .and_then(|s| Ttl::from_seconds(s).ok())
                 .ok_or_else(|| self.corrupt(TTL_SECONDS))?,
-            created_at: self.millis(CREATED_AT_MS)?,
+            created_at,
             creation_order: self
                 .s(CREATED_SK)?
                 .parse()
                 .map_err(|_| self.corrupt(CREATED_SK))?,
+            name: self
+                .optional_s(NAME)?
+                .map(|n| TokenName::parse(n).ok_or_else(|| self.corrupt(NAME)))
+                .transpose()?,
+            policy: crate::store::stored::decode_policy(self.optional_s(POLICY)?)?,
+            created_by: self.optional_key_id(CREATED_BY)?,
+            updated_by: self.optional_key_id(UPDATED_BY)?,
+            updated_at: match self.0.get(UPDATED_AT_MS) {
+                None => created_at,
+                Some(_) => self.millis(UPDATED_AT_MS)?,
+            },
+            usage: TokenUsage {
+                uploads: self.count(UPLOADS)?,
+                completed_uploads: self.count(COMPLETED_UPLOADS)?,
+                bytes_received: self.count(BYTES_RECEIVED)?,
+                last_used_at: match self.0.get(LAST_USED_AT_MS) {
+                    None => None,
+                    Some(_) => Some(self.millis(LAST_USED_AT_MS)?),
+                },
+            },
+            value_hash: self
+                .optional_s(VALUE_HASH)?
+                .map(|h| SecretHash::from_hex(h).ok_or_else(|| self.corrupt(VALUE_HASH)))
+                .transpose()?,
+            version: self.count(TOKEN_VERSION)?,
         })
     }
 
@@ -217,13 +348,16 @@ mod tests {
     fn token_round_trips_through_an_item() {
         let ttl = Ttl::from_seconds(60).expect("valid");
         let token = UploadToken::create(ProjectId::generate(), ttl, Utc::now());
-        assert_eq!(Item(token_item(&token)).token().ok(), Some(token));
+        assert_eq!(
+            Item(token_item(&token).expect("item")).token().ok(),
+            Some(token)
+        );
     }
 
     #[test]
     fn never_expiring_token_has_no_ttl_attribute_and_sorts_last() {
         let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, Utc::now());
-        let item = token_item(&token);
+        let item = token_item(&token).expect("item");
         assert!(!item.contains_key(TTL_ATTRIBUTE));
         assert!(!item.contains_key(EXPIRES_AT_MS));
         let far = DateTime::from_timestamp(253_402_300_799, 0).expect("year 9999");

@@ -12,10 +12,13 @@ mod videos;
 
 use super::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
-    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenWriter,
+    TokenDeleter, TokenLister, TokenPage, TokenReader, TokenUpdater, TokenWriter,
 };
 use crate::auth::SecretHash;
-use crate::domain::{KeyId, ListQuery, ProjectId, SortBy, SortOrder, TokenId, UploadToken};
+use crate::domain::{
+    CreationOrder, KeyId, ListQuery, ProjectId, SortBy, SortOrder, TokenId, UploadToken,
+};
+use crate::internal::InternalError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -25,7 +28,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use items::{Item, attr};
 use schema::{
-    BY_CREATED_INDEX, BY_EXPIRY_INDEX, EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK, PROJECT_ID,
+    BY_CREATED_INDEX, BY_EXPIRY_INDEX, CREATED_SK, EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK,
+    PROJECT_ID,
 };
 use std::collections::HashMap;
 
@@ -88,6 +92,15 @@ impl DynamoStore {
     /// Writes `items` in one transaction; `false` when one of their conditions failed (nothing
     /// was written then).
     pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        Ok(self.transact_or_refusals(items).await?.is_none())
+    }
+
+    /// Writes `items` in one transaction; when conditions failed, which ones (by index), each
+    /// with the item as it was if its write asked for it (`ReturnValuesOnConditionCheckFailure`).
+    pub(super) async fn transact_or_refusals(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<Refusal>>, StoreError> {
         let mut attempt = 0u32;
         loop {
             let result = self
@@ -97,13 +110,13 @@ impl DynamoStore {
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(true),
+                Ok(_) => return Ok(None),
                 Err(e) if transaction_cancelled_for(&e, "ConditionalCheckFailed") => {
-                    return Ok(false);
+                    return Ok(Some(refusals(&e)));
                 }
                 // Another transaction on one of the items (two uploads of one token): nothing
                 // was applied, so it is safe to try again.
-                Err(e) if attempt < 4 && transaction_cancelled_for(&e, "TransactionConflict") => {
+                Err(e) if attempt < 10 && transaction_cancelled_for(&e, "TransactionConflict") => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(
                         20 * u64::from(attempt) + u64::from(rand_jitter()),
@@ -226,6 +239,35 @@ fn rand_jitter() -> u8 {
     rand::random::<u8>() % 20
 }
 
+/// One write of a cancelled transaction whose condition failed.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    /// Its index among the transaction's writes.
+    pub index: usize,
+    /// The item as it was, when the write asked for it.
+    pub item: Option<HashMap<String, AttributeValue>>,
+}
+
+/// The writes of a cancelled transaction whose conditions failed.
+fn refusals<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Vec<Refusal> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error()
+    else {
+        return Vec::new();
+    };
+    c.cancellation_reasons()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+        .map(|(index, r)| Refusal {
+            index,
+            item: r.item().cloned(),
+        })
+        .collect()
+}
+
 /// Whether a transaction was cancelled with `code` among its reasons.
 fn transaction_cancelled_for<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
@@ -250,7 +292,7 @@ impl TokenWriter for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(items::token_item(token)))
+            .set_item(Some(items::token_item(token)?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .send()
@@ -291,7 +333,130 @@ impl TokenReader for DynamoStore {
 }
 
 #[async_trait]
+impl TokenUpdater for DynamoStore {
+    async fn update_token(
+        &self,
+        token: &UploadToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let expected = token
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| InternalError::new("update_token without a new version"))?;
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut request = self.client.update_item().table_name(&self.table);
+        for (i, (name, value)) in items::token_settings(token)?.into_iter().enumerate() {
+            request = request.expression_attribute_names(format!("#a{i}"), name);
+            match value {
+                Some(value) => {
+                    sets.push(format!("#a{i} = :a{i}"));
+                    request = request.expression_attribute_values(format!(":a{i}"), value);
+                }
+                None => removes.push(format!("#a{i}")),
+            }
+        }
+        let mut update = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let result = request
+            .key(PK, attr::s(items::token_pk(&token.id)))
+            .update_expression(update)
+            .condition_expression(
+                "#pk_ = :pk_ AND #p = :p AND (attribute_not_exists(#v) OR #v = :expected) \
+                 AND (attribute_not_exists(#exp_) OR #exp_ > :now)",
+            )
+            .expression_attribute_names("#pk_", PK)
+            .expression_attribute_names("#p", PROJECT_ID)
+            .expression_attribute_names("#v", items::TOKEN_VERSION)
+            .expression_attribute_names("#exp_", EXPIRES_AT_MS)
+            .expression_attribute_values(":pk_", attr::s(items::token_pk(&token.id)))
+            .expression_attribute_values(":p", attr::s(token.project_id.as_str()))
+            .expression_attribute_values(":expected", attr::n(expected))
+            .expression_attribute_values(":now", attr::n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Up to `limit` active tokens of one listing partition, newest first, created before
+    /// `before`: a Query of the creation index from that key on, expired tokens filtered out.
+    async fn newest_in(
+        &self,
+        list_pk: String,
+        before: Option<&CreationOrder>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError> {
+        let mut tokens = Vec::with_capacity(limit);
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_CREATED_INDEX)
+                .expression_attribute_names("#lp", LIST_PK)
+                .expression_attribute_values(":lp", attr::s(list_pk.clone()))
+                .filter_expression("attribute_not_exists(#exp) OR #exp > :nowms")
+                .expression_attribute_names("#exp", EXPIRES_AT_MS)
+                .expression_attribute_values(":nowms", attr::n(now.timestamp_millis()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit - tokens.len()).unwrap_or(QUERY_PAGE_LIMIT))
+                .set_exclusive_start_key(start.take());
+            request = match before {
+                Some(before) => request
+                    .key_condition_expression("#lp = :lp AND #sk < :before")
+                    .expression_attribute_names("#sk", CREATED_SK)
+                    .expression_attribute_values(":before", attr::s(before.to_string())),
+                None => request.key_condition_expression("#lp = :lp"),
+            };
+            let out = request.send().await.map_err(StoreError::backend)?;
+            for raw in out.items.unwrap_or_default() {
+                let token = Item(raw).token()?;
+                if token.is_active(now) {
+                    tokens.push(token);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && tokens.len() < limit => start = Some(key),
+                _ => return Ok(tokens),
+            }
+        }
+    }
+}
+
+#[async_trait]
 impl TokenLister for DynamoStore {
+    async fn list_newest(
+        &self,
+        project: &ProjectId,
+        before: Option<&CreationOrder>,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The two faces' tokens live in two partitions of the creation index: the newest
+        // `limit` of their union are among the newest `limit` of each.
+        let (shown, named) = tokio::try_join!(
+            self.newest_in(items::list_pk(project), before, limit, now),
+            self.newest_in(items::named_list_pk(project), before, limit, now),
+        )?;
+        let mut tokens: Vec<UploadToken> = shown.into_iter().chain(named).collect();
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.creation_order));
+        tokens.truncate(limit);
+        Ok(tokens)
+    }
+
     async fn list_tokens(
         &self,
         project: &ProjectId,

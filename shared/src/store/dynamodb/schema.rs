@@ -17,7 +17,15 @@ pub const PK: &str = "pk";
 /// (`pk` of the items, `listPk` of the listing indexes). `template.yaml` grants each function
 /// `dynamodb:LeadingKeys` patterns made of these; `infra/tests/template_iam.rs` checks them.
 pub const KEY_PREFIXES: &[&str] = &[
-    "TOKEN#", "APIKEY#", "KEYID#", "REFRESH#", "VIDEO#", "CHUNK#", "UPLOADS#", "TOKENS#",
+    "TOKEN#",
+    "APIKEY#",
+    "KEYID#",
+    "REFRESH#",
+    "VIDEO#",
+    "CHUNK#",
+    "UPLOADS#",
+    "TOKENS#",
+    "NAMEDTOKENS#",
 ];
 
 /// Owning project of tokens and keys.

@@ -10,15 +10,16 @@
 //! the next chunk milliseconds after the first. So it holds only unfinished uploads, and a
 //! token with 100,000 completed uploads reads it as fast as a new one.
 
-use super::items::attr;
-use super::schema::{PK, PROJECT_ID, TTL_ATTRIBUTE};
+use super::items::{self, Item, attr};
+use super::schema::{EXPIRES_AT_MS, PK, PROJECT_ID, TTL_ATTRIBUTE};
 use super::{DynamoStore, condition_failed};
 use crate::domain::{ReceivedChunk, TokenId, VideoId};
 use crate::internal::InternalError;
 use crate::store::{StoreError, VideoRecord, VideoStore, stored};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 
@@ -120,6 +121,72 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The write that counts `record`'s creation in its token's usage, conditional on the token
+    /// being active at the video's creation and below its `maxUploads`; returns the token's
+    /// item when it refuses, to tell which.
+    fn count_upload(
+        &self,
+        token: &TokenId,
+        record: &VideoRecord,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let now = record.video.created_at.timestamp_millis();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::token_pk(token)))
+            .update_expression("SET #n = if_not_exists(#n, :zero) + :one, #last = :now")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#exp) OR #exp > :now) \
+                 AND (attribute_not_exists(#max) OR attribute_not_exists(#n) OR #n < #max)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#n", items::UPLOADS)
+            .expression_attribute_names("#max", items::MAX_UPLOADS)
+            .expression_attribute_names("#last", items::LAST_USED_AT_MS)
+            .expression_attribute_names("#exp", EXPIRES_AT_MS)
+            .expression_attribute_values(":zero", attr::n(0))
+            .expression_attribute_values(":one", attr::n(1))
+            .expression_attribute_values(":now", attr::n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The write that counts a stored chunk of `record` (and its completion) in its token's
+    /// usage, conditional on the token still existing.
+    fn count_chunk(
+        &self,
+        token: &TokenId,
+        record: &VideoRecord,
+        size: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::token_pk(token)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#bytes", items::BYTES_RECEIVED)
+            .expression_attribute_names("#last", items::LAST_USED_AT_MS)
+            .expression_attribute_values(":size", attr::n(size))
+            .expression_attribute_values(
+                ":now",
+                attr::n(record.video.updated_at.timestamp_millis()),
+            );
+        update = if record.is_uploading() {
+            update.update_expression("ADD #bytes :size SET #last = :now")
+        } else {
+            update
+                .update_expression("ADD #bytes :size, #done :one SET #last = :now")
+                .expression_attribute_names("#done", items::COMPLETED_UPLOADS)
+                .expression_attribute_values(":one", attr::n(1))
+        };
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(StoreError::backend)?)
+            .build())
+    }
+}
+
 #[async_trait]
 impl VideoStore for DynamoStore {
     async fn insert_video(&self, record: &VideoRecord) -> Result<(), StoreError> {
@@ -146,11 +213,26 @@ impl VideoStore for DynamoStore {
                 .build()
                 .map_err(StoreError::backend)?;
             items.push(TransactWriteItem::builder().update(update).build());
+            items.push(self.count_upload(token, record)?);
         }
-        if self.transact(items).await? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists)
+        let Some(refusals) = self.transact_or_refusals(items).await? else {
+            return Ok(());
+        };
+        // The token's write is the last: its refusal says why, unless the video exists.
+        match refusals.iter().find(|r| r.index == 2) {
+            Some(_) if refusals.iter().any(|r| r.index == 0) => Err(StoreError::AlreadyExists),
+            Some(refused) => Err(match &refused.item {
+                Some(item)
+                    if item.contains_key(items::MAX_UPLOADS)
+                        && Item(item.clone())
+                            .token()
+                            .is_ok_and(|t| t.is_active(record.video.created_at)) =>
+                {
+                    StoreError::UploadLimitReached
+                }
+                _ => StoreError::TokenGone,
+            }),
+            None => Err(StoreError::AlreadyExists),
         }
     }
 
@@ -217,7 +299,23 @@ impl VideoStore for DynamoStore {
         if !record.is_uploading() {
             items.extend(self.forget_upload(record)?);
         }
-        self.transact(items).await
+        let counted = match &record.video.token_id {
+            Some(token) => {
+                items.push(self.count_chunk(token, record, chunk.size)?);
+                Some(items.len() - 1)
+            }
+            None => None,
+        };
+        match self.transact_or_refusals(items).await? {
+            None => Ok(true),
+            // Only the token's condition failed: it was deleted, not a lost race.
+            Some(refusals)
+                if counted.is_some() && refusals.iter().all(|r| Some(r.index) == counted) =>
+            {
+                Err(StoreError::TokenGone)
+            }
+            Some(_) => Ok(false),
+        }
     }
 
     async fn get_chunk(

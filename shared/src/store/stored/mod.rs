@@ -8,10 +8,11 @@
 //! build does not know is refused as [`StoreError::Corrupt`] rather than half-read.
 
 mod chunk;
+mod policy;
 mod video;
 
 use super::{StoreError, VideoRecord};
-use crate::domain::ReceivedChunk;
+use crate::domain::{ReceivedChunk, TokenPolicy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,6 +21,8 @@ use serde_json::Value;
 pub const VIDEO_VERSION: u64 = 1;
 /// Schema version of the chunk documents this build writes (and the only one it reads).
 pub const CHUNK_VERSION: u64 = 1;
+/// Schema version of the token policy documents this build writes (and the only one it reads).
+pub const POLICY_VERSION: u64 = 1;
 
 /// Name of the version field in every document.
 const VERSION_FIELD: &str = "v";
@@ -45,6 +48,26 @@ pub fn encode_chunk(chunk: &ReceivedChunk) -> Result<String, StoreError> {
 pub fn decode_chunk(text: &str) -> Result<ReceivedChunk, StoreError> {
     let document: chunk::ChunkDocument = decode("chunk", CHUNK_VERSION, text)?;
     Ok(document.into())
+}
+
+/// The document of a token's policy; `None` for a policy that limits nothing (nothing is
+/// stored then).
+pub fn encode_policy(policy: &TokenPolicy) -> Result<Option<String>, StoreError> {
+    if policy.is_unlimited() {
+        return Ok(None);
+    }
+    encode("policy", &policy::PolicyDocument::from(policy)).map(Some)
+}
+
+/// The policy a policy document holds (no document: no limits).
+pub fn decode_policy(text: Option<&str>) -> Result<TokenPolicy, StoreError> {
+    match text {
+        None => Ok(TokenPolicy::default()),
+        Some(text) => {
+            let document: policy::PolicyDocument = decode("policy", POLICY_VERSION, text)?;
+            TokenPolicy::try_from(document)
+        }
+    }
 }
 
 /// Version 1 for documents written before versions were recorded.
@@ -135,6 +158,42 @@ mod tests {
             // And what this build writes reads back to the same values.
             assert_eq!(reencode(kind, &written).expect("reads"), written);
         }
+    }
+
+    #[test]
+    fn a_policy_round_trips_and_no_policy_stores_nothing() {
+        let body = serde_json::json!({
+            "maxFileBytes": 2147483648u64, "allowedContentTypes": ["video/*", "image/png"],
+            "maxUploads": 1, "allowedOrigins": ["https://app.example.com:8443"],
+            "video": {"title": "t", "description": "d", "tags": ["a"], "public": false,
+                      "metadata": [{"key": "k", "value": "v"}]}
+        });
+        let mut policy = TokenPolicy::default();
+        let mut name = None;
+        crate::domain::PolicyPatch::parse(
+            body.as_object().expect("object"),
+            crate::domain::FieldStyle::Camel,
+            &[],
+        )
+        .expect("valid")
+        .apply(&mut policy, &mut name);
+        let text = encode_policy(&policy)
+            .expect("encodes")
+            .expect("a document");
+        assert!(text.starts_with("{\"v\":1,"), "{text}");
+        assert_eq!(decode_policy(Some(&text)).expect("decodes"), policy);
+        assert_eq!(
+            encode_policy(&TokenPolicy::default()).expect("encodes"),
+            None
+        );
+        assert_eq!(
+            decode_policy(None).expect("decodes"),
+            TokenPolicy::default()
+        );
+        assert!(matches!(
+            decode_policy(Some("{\"v\":1,\"allowedOrigins\":[\"nope\"]}")),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]
