@@ -14,7 +14,8 @@ use upload_tokens_core::domain::{KeyId, ListQuery, ProjectId};
 use upload_tokens_core::store::embedded::{DATABASE_FILE, EmbeddedStore};
 use upload_tokens_core::store::{
     ApiKeyAdmin as _, ApiKeyReader as _, ApiKeyRecord, RefreshRecord, RefreshTokenStore as _,
-    StoreError, TokenDeleter as _, TokenLister as _, TokenReader as _, TokenWriter as _,
+    StoreError, TokenDeleter as _, TokenLister as _, TokenReader as _, TokenUpdater as _,
+    TokenWriter as _,
 };
 
 /// A store in a temporary directory of its own, removed when the subject is dropped.
@@ -230,4 +231,80 @@ async fn concurrent_deletes_through_two_stores_succeed_exactly_once() {
         deleted += usize::from(task.await.expect("task"));
     }
     assert_eq!(deleted, 1);
+}
+
+/// A database written by the release before token policies (schema version 3): its tokens read
+/// back as api.video tokens with no policy and no usage, list, and take policies and usage.
+#[tokio::test]
+async fn tokens_of_a_database_from_before_policies_read_back_and_take_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = ProjectId::generate();
+    let old = token(&project, 3600, at_s(0));
+    {
+        // The tables and indexes of schema version 3, as that release created them.
+        let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).expect("db");
+        conn.execute_batch(
+            "CREATE TABLE upload_tokens (id TEXT PRIMARY KEY, project_id TEXT NOT NULL,
+                 ttl INTEGER NOT NULL, created_ms INTEGER NOT NULL, creation_order TEXT NOT NULL,
+                 expires_ms INTEGER) STRICT;
+             CREATE INDEX upload_tokens_by_created ON upload_tokens (project_id, creation_order);
+             CREATE INDEX upload_tokens_by_expiry
+                 ON upload_tokens (project_id, ifnull(expires_ms, 9223372036854775807), id);
+             CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash BLOB NOT NULL UNIQUE,
+                 project_id TEXT NOT NULL, created_ms INTEGER NOT NULL) STRICT;
+             CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, key_id TEXT NOT NULL,
+                 project_id TEXT NOT NULL, expires_ms INTEGER NOT NULL) STRICT;
+             CREATE TABLE videos (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, token_id TEXT,
+                 uploading INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+                 version INTEGER NOT NULL, record TEXT NOT NULL) STRICT;
+             CREATE INDEX videos_uploading_by_token ON videos (token_id, created_ms)
+                 WHERE uploading = 1;
+             CREATE TABLE video_chunks (video_id TEXT NOT NULL, idx INTEGER NOT NULL,
+                 record TEXT NOT NULL, PRIMARY KEY (video_id, idx)) STRICT;
+             CREATE INDEX videos_by_token ON videos (token_id);
+             PRAGMA user_version = 3;",
+        )
+        .expect("old schema");
+        conn.execute(
+            "INSERT INTO upload_tokens VALUES (?1, ?2, 3600, ?3, ?4, ?5)",
+            rusqlite::params![
+                old.id.as_str(),
+                project.as_str(),
+                old.created_at.timestamp_millis(),
+                old.creation_order.to_string(),
+                old.expires_at().map(|at| at.timestamp_millis()),
+            ],
+        )
+        .expect("old token");
+    }
+    let store = open(&dir);
+    assert_eq!(
+        store
+            .get_token(&project, &old.id, at_s(1))
+            .await
+            .expect("get"),
+        Some(old.clone())
+    );
+    let page = store
+        .list_tokens(&project, &ListQuery::default(), at_s(1))
+        .await
+        .expect("list");
+    assert_eq!((page.total, page.tokens.len()), (1, 1));
+    let newest = store
+        .list_newest(&project, None, 10, at_s(1))
+        .await
+        .expect("newest");
+    assert_eq!(newest, vec![old.clone()]);
+    let mut limited = old.clone();
+    limited.policy.max_uploads = Some(1);
+    limited.version = 1;
+    assert!(store.update_token(&limited, at_s(2)).await.expect("update"));
+    assert_eq!(
+        store
+            .get_token(&project, &old.id, at_s(3))
+            .await
+            .expect("get")
+            .map(|t| t.policy.max_uploads),
+        Some(Some(1))
+    );
 }

@@ -4,12 +4,13 @@
 // file from the page's link (trusting the server's certificate through NODE_EXTRA_CA_CERTS).
 //
 // usage: node browser_demo.mjs <https base url> <upload token> <file> <chunked|progressive>
-//                              <chunk MiB> <screenshot.png>
-// prints one JSON line: {"videoId", "link", "sha256", "bytes", "progressEvents"}
+//                              <chunk MiB> <screenshot.png> [expect-refusal]
+// prints one JSON line: {"videoId", "link", "sha256", "bytes", "progressEvents"}; with
+// expect-refusal, the upload must fail in the page, and it prints {"refused": <the page's error>}
 import { chromium } from "playwright-core";
 import { createHash } from "node:crypto";
 
-const [base, token, file, mode, chunkMiB, screenshot] = process.argv.slice(2);
+const [base, token, file, mode, chunkMiB, screenshot, expectation] = process.argv.slice(2);
 if (!screenshot || !["chunked", "progressive"].includes(mode)) {
   console.error("usage: browser_demo.mjs <base> <token> <file> <chunked|progressive> <MiB> <png>");
   process.exit(2);
@@ -53,24 +54,31 @@ try {
   await page.waitForSelector("body[data-state]", { timeout: 120_000 });
   clearInterval(sampler);
   const state = await page.getAttribute("body", "data-state");
-  if (state !== "done") {
-    throw new Error(`upload failed in the page: ${await page.textContent("#error")}; console: ${consoleErrors.join(" | ")}`);
-  }
-  const videoId = (await page.textContent("#video-id")).trim();
-  const link = await page.getAttribute("#video-link", "href");
-  const progress = await page.$eval("#progress", (p) => p.value);
-  const status = await page.textContent("#status");
-  if (progress !== 100) throw new Error(`progress bar ends at ${progress}`);
-  if (!/^vi[0-9A-Za-z]{22}$/.test(videoId)) throw new Error(`bad videoId ${videoId}`);
-  await page.screenshot({ path: screenshot, fullPage: true });
+  if (expectation === "expect-refusal") {
+    if (state !== "failed") throw new Error(`the upload was not refused: ${state}`);
+    await page.screenshot({ path: screenshot, fullPage: true });
+    console.log(JSON.stringify({ refused: (await page.textContent("#error")).trim() }));
+    exitCode = 0;
+  } else {
+    if (state !== "done") {
+      throw new Error(`upload failed in the page: ${await page.textContent("#error")}; console: ${consoleErrors.join(" | ")}`);
+    }
+    const videoId = (await page.textContent("#video-id")).trim();
+    const link = await page.getAttribute("#video-link", "href");
+    const progress = await page.$eval("#progress", (p) => p.value);
+    const status = await page.textContent("#status");
+    if (progress !== 100) throw new Error(`progress bar ends at ${progress}`);
+    if (!/^vi[0-9A-Za-z]{22}$/.test(videoId)) throw new Error(`bad videoId ${videoId}`);
+    await page.screenshot({ path: screenshot, fullPage: true });
 
-  const response = await fetch(link);
-  if (response.status !== 200) throw new Error(`download answered ${response.status}`);
-  const bytes = Buffer.from(await response.arrayBuffer());
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  const intermediate = [...seen].filter((v) => v > 0 && v < 100).length;
-  console.log(JSON.stringify({ videoId, link, sha256, bytes: bytes.length, status: status.trim(), intermediate, consoleErrors }));
-  exitCode = 0;
+    const response = await fetch(link);
+    if (response.status !== 200) throw new Error(`download answered ${response.status}`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const intermediate = [...seen].filter((v) => v > 0 && v < 100).length;
+    console.log(JSON.stringify({ videoId, link, sha256, bytes: bytes.length, status: status.trim(), intermediate, consoleErrors }));
+    exitCode = 0;
+  }
 } catch (e) {
   console.error(e && e.stack ? e.stack : String(e));
 } finally {

@@ -150,5 +150,22 @@ check(!left.includes(long.token) && !left.includes(short.token) && left.includes
 for (const t of [never, implicit, empty]) await call('deleteToken', t.token);
 check((await call('list')).pagination.itemsTotal === before, 'every created token deleted');
 
+// A token with a policy (SPEC §7), made over plain HTTP (the client has no such fields): the
+// client still reads it, on get and in a listing.
+const policy = { name: 'web', maxFileBytes: 2147483648, allowedContentTypes: ['video/*'], maxUploads: 1,
+  allowedOrigins: ['https://app.example.com'], video: { title: 'From the app', tags: ['web'] } };
+const made = await fetch(`${baseUri}/upload-tokens`, {
+  method: 'POST',
+  headers: { Authorization: `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}`, 'Content-Type': 'application/json' },
+  body: JSON.stringify(policy),
+});
+check(made.status === 200, `token with a policy: ${made.status}`);
+const limited = (await made.json()).token;
+const limitedGot = await call('getToken', limited);
+check(limitedGot.token === limited && limitedGot.ttl === 0, `get a token with a policy: ${JSON.stringify(limitedGot)}`);
+const limitedListed = (await call('list', { pageSize: 100 })).data.filter((t) => t.token === limited);
+check(limitedListed.length === 1, `list a token with a policy: ${JSON.stringify(limitedListed)}`);
+await call('deleteToken', limited);
+
 same([...methods].sort(), [...EXPECTED_METHODS].sort(), 'every upload-token method used');
 console.log(`node client: ${methods.size} methods, ${checks} checks passed: ${[...methods].sort().join(', ')}`);

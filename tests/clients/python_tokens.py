@@ -159,5 +159,22 @@ with client:  # connects again, and closes the client's pool at the end
         api.delete_token(t.token)
     check(api.list().pagination.items_total == before, "every created token deleted")
 
+    # A token with a policy (SPEC §7), made over plain HTTP (the client has no such fields), and
+    # used once: the client still reads it, on get and in a listing.
+    import base64
+    import urllib.request
+    basic = "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()
+    policy = {"name": "web", "maxFileBytes": 2147483648, "allowedContentTypes": ["video/*"],
+              "maxUploads": 1, "allowedOrigins": ["https://app.example.com"],
+              "video": {"title": "From the app", "tags": ["web"]}}
+    request = urllib.request.Request(f"{base_url}/upload-tokens", data=json.dumps(policy).encode(),
+                                     headers={"Authorization": basic, "Content-Type": "application/json"})
+    limited = json.load(urllib.request.urlopen(request))["token"]
+    got = api.get_token(limited)
+    check(got.token == limited and got.ttl == 0, f"get a token with a policy: {got}")
+    listed = [t for t in api.list(page_size=100).data if t.token == limited]
+    check(len(listed) == 1 and listed[0].ttl == 0, f"list a token with a policy: {listed}")
+    api.delete_token(limited)
+
 check(methods == EXPECTED_METHODS, f"methods used {sorted(methods)}, want {sorted(EXPECTED_METHODS)}")
 print(f"python client: {len(methods)} methods, {tally.checks} checks passed: {', '.join(sorted(methods))}")

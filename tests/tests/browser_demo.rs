@@ -122,19 +122,104 @@ async fn the_demo_page_uploads_with_the_official_uploader_in_chromium_over_https
     server.stop().await.expect("server stops");
 }
 
+/// A token whose `allowedOrigins` leaves out the page: the upload is refused in the browser
+/// (Chromium sends the page's `Origin` with the uploader's POST), and the page shows why; a
+/// token that names the page's origin uploads.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_whose_allowed_origins_exclude_the_page_is_refused_in_the_browser() {
+    let playwright = workspace().join("tests/clients/node_modules/playwright-core");
+    if !test_gate::require_tool("browser origins", Path::new(CHROMIUM))
+        || !test_gate::require_tool("browser origins", &playwright)
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut opts = options(dir.path(), local_api::StoreKind::Embedded, None);
+    opts.tls = true;
+    let server = start(opts).await;
+    let cert = server.certificate.clone().expect("a certificate");
+    let file = dir.path().join("small.mp4");
+    std::fs::write(&file, vec![3u8; 100_000]).expect("file");
+    let shots = workspace().join("target/browser-demo");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let elsewhere = https_create_token_with(
+        &server,
+        &cert,
+        r#"{"ttl":3600,"allowedOrigins":["https://elsewhere.example"]}"#,
+    );
+    let refused = drive_page_expecting_refusal(
+        &server.url(),
+        &cert,
+        &elsewhere,
+        &file,
+        &shots.join("demo-origin-refused.png"),
+    );
+    assert!(
+        refused.contains("origin"),
+        "the page says why it was refused: {refused}"
+    );
+    let here = https_create_token_with(
+        &server,
+        &cert,
+        &serde_json::json!({"ttl": 3600, "allowedOrigins": [server.url()]}).to_string(),
+    );
+    let up = drive_page(
+        &server.url(),
+        &cert,
+        &here,
+        &file,
+        "chunked",
+        &shots.join("demo-origin-allowed.png"),
+    );
+    assert_eq!(up.bytes, 100_000);
+    server.stop().await.expect("server stops");
+}
+
+fn drive_page_expecting_refusal(
+    base: &str,
+    cert: &Path,
+    token: &str,
+    file: &Path,
+    shot: &Path,
+) -> String {
+    let clients = workspace().join("tests/clients");
+    let output = tokio::task::block_in_place(|| {
+        Command::new("node")
+            .arg(clients.join("browser_demo.mjs"))
+            .args([base, token])
+            .arg(file)
+            .args(["chunked", "5"])
+            .arg(shot)
+            .arg("expect-refusal")
+            .env("NODE_EXTRA_CA_CERTS", cert)
+            .env("CHROMIUM", CHROMIUM)
+            .current_dir(&clients)
+            .output()
+            .expect("node runs")
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser_demo.mjs refusal failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line");
+    v["refused"].as_str().expect("refused").to_owned()
+}
+
 /// `POST /upload-tokens` over HTTPS with curl (the tests' reqwest is built without TLS),
 /// trusting the generated certificate: proves the certificate is valid for 127.0.0.1.
 fn https_create_token(server: &local_api::Server, cert: &Path) -> String {
+    https_create_token_with(server, cert, r#"{"ttl":3600}"#)
+}
+
+fn https_create_token_with(server: &local_api::Server, cert: &Path, body: &str) -> String {
     let output = Command::new("curl")
         .args(["-sS", "--fail-with-body", "--cacert"])
         .arg(cert)
         .args(["-u", &format!("{}:", server.project.api_key.expose())])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"ttl":3600}"#,
-        ])
+        .args(["-H", "Content-Type: application/json", "-d", body])
         .arg(format!("{}/upload-tokens", server.url()))
         .output()
         .expect("curl runs");

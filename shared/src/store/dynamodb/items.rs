@@ -355,6 +355,33 @@ mod tests {
     }
 
     #[test]
+    fn a_token_item_written_before_policies_reads_as_an_unlimited_unused_token() {
+        let token = UploadToken::create(
+            ProjectId::generate(),
+            Ttl::from_seconds(60).expect("valid"),
+            Utc::now(),
+        );
+        // Exactly the attributes the release before policies wrote.
+        let mut item = token_item(&token).expect("item");
+        item.retain(|k, _| {
+            [
+                PK,
+                TOKEN_ID,
+                PROJECT_ID,
+                TTL_SECONDS,
+                CREATED_AT_MS,
+                LIST_PK,
+                CREATED_SK,
+                EXPIRY_SK,
+                EXPIRES_AT_MS,
+                TTL_ATTRIBUTE,
+            ]
+            .contains(&k.as_str())
+        });
+        assert_eq!(Item(item).token().ok(), Some(token));
+    }
+
+    #[test]
     fn never_expiring_token_has_no_ttl_attribute_and_sorts_last() {
         let token = UploadToken::create(ProjectId::generate(), Ttl::NEVER, Utc::now());
         let item = token_item(&token).expect("item");
