@@ -19,13 +19,17 @@
 #                                 commit, or $INTEGRITY_BEFORE_DIR) run phase by phase, rounds
 #                                 alternating before/after ($INTEGRITY_ROUNDS, default 5), each
 #                                 against its same-run baselines (needs .venv, as upload).
+#   ./infra/bench.sh tokens       token policy's cost per chunk (an upload with a policy against the
+#                                 same upload without one, interleaved rounds, both stores) and
+#                                 GET /v2/tokens at depth (first against last page over 10,000
+#                                 tokens, SQLite and DynamoDB on moto) (needs .venv, as upload).
 #   ./infra/bench.sh              all of the above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  all | upload | cold-start | growth | integrity-cost) ;;
-  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost]" >&2; exit 2 ;;
+  all | upload | cold-start | growth | integrity-cost | tokens) ;;
+  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost|tokens]" >&2; exit 2 ;;
 esac
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 moto_version=$(sed -n 's/^moto\[server\]==//p' infra/requirements-test.txt)
@@ -114,6 +118,28 @@ dates, encoded by the stores' own encoder; their chunk records and blob bytes ar
 \`videoIds\` set of $(thousands "$GROWTH_LEGACY_IDS") ids of its completed videos (what versions before 18bd3d6 left; 100,000
 ids would not fit a 400 KB item), $GROWTH_LEGACY_REPEATS times." "$table"
   echo "BENCHMARKS.md: per-token state at scale updated"
+fi
+
+if [ "$what" = tokens ] || [ "$what" = all ]; then
+  fresh_moto
+  export POLICY_ROUNDS=${POLICY_ROUNDS:-9} LIST_TOKENS=${LIST_TOKENS:-10000} LIST_RUNS=${LIST_RUNS:-15}
+  out=$(cargo bench -p e2e-tests --bench tokens 2> >(tee target/bench-tokens.log >&2))
+  policy_table=$(printf '%s\n' "$out" | awk 'BEGIN{p=1} /^$/{p=0} p')
+  list_table=$(printf '%s\n' "$out" | awk 'f; /^$/{f=1}')
+  write_section "Token policy per chunk" "\`./infra/bench.sh tokens\` on $(date -I) ($machine; moto $moto_version).
+The same upload in 1 MiB chunks through the \`/upload\` handler in-process (the real stores), with
+a token that sets every limit of SPEC §7 (size, \`video/*\` checked by the file's first bytes,
+\`maxUploads\`, an allowed origin sent by every request, a video preset) and with a token of no
+policy, in $POLICY_ROUNDS interleaved rounds (alternating which goes first). Both tokens count
+their usage (in every chunk's transaction): the difference is the policy's checks alone. A
+ratio of 1.00× means the policy costs nothing measurable." "$policy_table"
+  write_section "/v2/tokens at depth" "\`./infra/bench.sh tokens\` on $(date -I) ($machine; moto $moto_version).
+\`GET /v2/tokens?limit=25\` over HTTP against the local server, on a project of $(thousands "$LIST_TOKENS")
+active tokens (half api.video tokens, half named; seeded through the store API): the first
+page against the last one, reached by following \`links.next\` and timed with its cursor,
+median of $LIST_RUNS requests each. A cursor is a position in the creation index, so the last
+page costs what the first does; 1.00× is the goal." "$list_table"
+  echo "BENCHMARKS.md: token policy and /v2 listing updated"
 fi
 
 if [ "$what" = integrity-cost ] || [ "$what" = all ]; then
