@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one:
 #   1. installs what the tests drive: a Python venv (.venv) with moto, schemathesis and the
-#      official Python client; the official Node client, the browser uploader and
+#      official Python client; the official Node client, the browser uploader, Uppy (with esbuild) and
 #      playwright-core (tests/clients/node_modules); Debian's chromium for the browser test;
 #   2. checks formatting and clippy;
 #   3. builds the function binaries (profile lambda-local) the API Gateway emulator runs;

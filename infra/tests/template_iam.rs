@@ -67,11 +67,30 @@ const RARE_PATHS: &[(&str, &str, &str, &str)] = &[
         "TOKEN#",
         "a create the SDK retried after a lost reply reads its own token back (usecases/tokens.rs)",
     ),
+    (
+        "direct-create",
+        "GetItem",
+        "VIDEO#",
+        "a create the SDK retried after a lost reply reads its own video back (usecases/direct.rs)",
+    ),
+    (
+        "direct-params",
+        "GetItem",
+        "VIDEO#",
+        "a create the SDK retried after a lost reply reads its own video back (usecases/direct.rs)",
+    ),
 ];
 
 /// S3 grants no request of the scenario below uses, and why each is there: (function, action,
 /// resource as the template writes it, reason).
 const S3_UNUSED_GRANTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "direct-create",
+        "s3:AbortMultipartUpload",
+        "${Bucket.Arn}/videos/*",
+        "the multipart upload just created is aborted when its video cannot be stored (a \
+         failure of DynamoDB, or the token's maxUploads reached by a concurrent upload)",
+    ),
     (
         "upload",
         "s3:AbortMultipartUpload",
@@ -99,7 +118,33 @@ const S3_UNUSED_GRANTS: &[(&str, &str, &str, &str)] = &[
 /// (shared/src/store/s3.rs) uses, by the upload function.
 const S3_OPERATIONS: &[(&str, &[&str])] = &[
     ("delete-video", &["AbortMultipartUpload", "DeleteObject"]),
-    ("get-video", &["GetObject"]),
+    ("direct-abort", &["AbortMultipartUpload", "DeleteObject"]),
+    (
+        "direct-complete",
+        &[
+            "AbortMultipartUpload",
+            "CompleteMultipartUpload",
+            "DeleteObject",
+            "GetObject",
+            "ListParts",
+        ],
+    ),
+    ("direct-create", &["CreateMultipartUpload"]),
+    (
+        "direct-list-parts",
+        &["AbortMultipartUpload", "DeleteObject", "ListParts"],
+    ),
+    (
+        "direct-object-created",
+        &["CopyObject", "DeleteObject", "GetObject", "HeadObject"],
+    ),
+    ("direct-params", &["PutObject"]),
+    ("direct-sign-batch", &["UploadPart"]),
+    ("direct-sign-part", &["UploadPart"]),
+    (
+        "get-video",
+        &["CopyObject", "DeleteObject", "GetObject", "HeadObject"],
+    ),
     ("update-video", &["GetObject"]),
     (
         "upload",
@@ -116,6 +161,10 @@ const S3_OPERATIONS: &[(&str, &[&str])] = &[
             "UploadPart",
             "UploadPartCopy",
         ],
+    ),
+    (
+        "video-status",
+        &["CopyObject", "DeleteObject", "GetObject", "HeadObject"],
     ),
 ];
 
@@ -259,7 +308,7 @@ fn granted(statements: &[Statement]) -> BTreeSet<Access> {
 #[test]
 fn every_dynamodb_statement_is_limited_to_the_key_prefixes_it_names() {
     let functions = dynamodb_statements(&template());
-    assert_eq!(functions.len(), 16, "{:?}", functions.keys());
+    assert_eq!(functions.len(), 24, "{:?}", functions.keys());
 }
 
 #[test]
@@ -440,7 +489,21 @@ fn every_s3_statement_is_an_allow_on_the_bucket_or_keys_under_it() {
         .collect();
     assert_eq!(
         with_s3,
-        ["delete-video", "get-video", "update-video", "upload"],
+        [
+            "delete-video",
+            "direct-abort",
+            "direct-complete",
+            "direct-create",
+            "direct-list-parts",
+            "direct-object-created",
+            "direct-params",
+            "direct-sign-batch",
+            "direct-sign-part",
+            "get-video",
+            "update-video",
+            "upload",
+            "video-status"
+        ],
         "the functions that touch the bucket"
     );
 }
@@ -654,6 +717,11 @@ fn s3_request(context: &BeforeSerializationInterceptorContextRef<'_>) -> S3Reque
         AbortMultipartUploadInput => "AbortMultipartUpload",
         ListPartsInput => "ListParts",
     );
+    if let Some(i) = input.downcast_ref::<aws_sdk_s3::operation::copy_object::CopyObjectInput>() {
+        let mut copy = request("CopyObject", i.bucket(), i.key());
+        copy.copy_source = i.copy_source().map(str::to_owned);
+        return copy;
+    }
     if let Some(i) = input.downcast_ref::<UploadPartCopyInput>() {
         let mut copy = request("UploadPartCopy", i.bucket(), i.key());
         copy.copy_source = i.copy_source().map(str::to_owned);
@@ -779,7 +847,7 @@ fn s3_needs(request: &S3Request) -> Vec<S3Need> {
         "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
             vec![need("s3:PutObject", &object)]
         }
-        "UploadPartCopy" => {
+        "UploadPartCopy" | "CopyObject" => {
             // `bucket/key`, perhaps with a leading `/` or a `?versionId=`.
             let source = request.copy_source.as_deref().unwrap_or_default();
             let source = source.trim_start_matches('/');
@@ -893,6 +961,8 @@ struct Scenario {
 enum Expect {
     Success,
     NotFound,
+    /// This 4xx.
+    Refused(u16),
 }
 
 impl Scenario {
@@ -900,6 +970,7 @@ impl Scenario {
         let answered = match expect {
             Expect::Success => response.status().is_success(),
             Expect::NotFound => response.status() == http::StatusCode::NOT_FOUND,
+            Expect::Refused(status) => response.status().as_u16() == status,
         };
         assert!(
             answered,
@@ -988,6 +1059,51 @@ impl Scenario {
         let response = routes.handle(&self.media, request, "iam-test").await;
         self.record(function, &response, &format!("{method} {uri}"), expect);
         serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `POST <path>` (a token's `…/s3/multipart`) with `body`, by `direct-create`: the answer,
+    /// its key and upload id.
+    async fn direct_create(
+        &mut self,
+        path: &str,
+        body: Bytes,
+    ) -> (serde_json::Value, String, String) {
+        let json = [("content-type", "application/json")];
+        let created = self
+            .media_call("direct-create", "POST", path, &json, body)
+            .await;
+        let key = created["key"].as_str().expect("key").to_owned();
+        let upload_id = created["uploadId"].as_str().expect("uploadId").to_owned();
+        (created, key, upload_id)
+    }
+
+    /// The bucket's `Object Created` events for `keys`, as the `direct-object-created` function
+    /// handles them (functions/lambda/src/object_created.rs); each completes its video.
+    async fn object_created(&mut self, keys: &[String], completing: usize) {
+        self.recorder.take();
+        self.s3_recorder.take();
+        let deps = upload_tokens_core::usecases::direct::DirectDeps {
+            videos: self.media.app.store.as_ref(),
+            tokens: self.media.app.store.as_ref(),
+            blobs: self.media.blobs.as_ref(),
+            clock: self.media.app.clock.as_ref(),
+            signer: &self.media.app.signer,
+            max_file_bytes: self.media.settings.max_file_bytes,
+        };
+        let completed = upload_tokens_core::usecases::direct::settle_posted_keys(
+            deps,
+            keys.iter().map(String::as_str),
+        )
+        .await
+        .expect("the events are handled");
+        assert_eq!(completed, completing, "posted videos completed");
+        let done = Response::new(Bytes::new());
+        self.record(
+            "direct-object-created",
+            &done,
+            "Object Created",
+            Expect::Success,
+        );
     }
 
     /// One chunk of `total` bytes at `from`, continuing `video` if given, answered as `expect`
@@ -1114,6 +1230,36 @@ impl Bucket {
             .expect("upload completed");
     }
 
+    /// Writes part `number` of a direct upload, as a client does with its presigned URL; its
+    /// ETag.
+    async fn put_part(&self, key: &str, upload_id: &str, number: i32, bytes: &[u8]) -> String {
+        self.s3
+            .upload_part()
+            .bucket(&self.name)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .expect("part written")
+            .e_tag()
+            .expect("an ETag")
+            .to_owned()
+    }
+
+    /// Writes `bytes` at `key`, as a client's POST form does.
+    async fn put(&self, key: &str, bytes: &[u8]) {
+        self.s3
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .expect("object written");
+    }
+
     /// Aborts `video`'s multipart upload, as the lifecycle rule does to an upload that has
     /// lasted too long.
     async fn abort_upload(&self, video: &str) {
@@ -1224,6 +1370,7 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
         aws_sdk_s3::Client::from_conf(s3_config.interceptor(s3_recorder.clone()).build()),
         &bucket.name,
     )
+    .signing_with(config.credentials_provider())
     .for_files_up_to(settings.max_file_bytes);
     let part = usize::try_from(blobs.part_bytes()).expect("a part fits in memory");
     assert!(part > 5 * MIB && part < 6 * MIB, "{part}");
@@ -1436,6 +1583,208 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
     run.chunk(&token, 6 * MIB, &mib, 8 * MIB, Some(&unfinished))
         .await;
 
+    // S3-direct on the same token: a multipart upload created, its part URLs signed (presigned
+    // UploadPart), the part written by the client (not a function), listed and completed by
+    // the server (ListParts, CompleteMultipartUpload, the first bytes read); another aborted.
+    let s3 = |path: &str| format!("/upload/{token}/s3{path}");
+    let enc = |key: &str| key.replace('/', "%2F");
+    let (_, key, upload_id) = run
+        .direct_create(
+            &s3("/multipart"),
+            Bytes::from_static(br#"{"filename":"direct.mp4","type":"video/mp4"}"#),
+        )
+        .await;
+    let on_upload = |path: &str| s3(&format!("/multipart/{upload_id}{path}"));
+    run.media_call(
+        "direct-sign-part",
+        "GET",
+        &on_upload(&format!("/1?key={}", enc(&key))),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    run.media_call(
+        "direct-sign-batch",
+        "GET",
+        &on_upload(&format!("/batch?key={}&partNumbers=1,2", enc(&key))),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    let etag = bucket.put_part(&key, &upload_id, 1, &[12u8; 10]).await;
+    run.media_call(
+        "direct-list-parts",
+        "GET",
+        &on_upload(&format!("?key={}", enc(&key))),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    let listed = serde_json::json!({"parts": [{"PartNumber": 1, "ETag": etag}]});
+    let completed = run
+        .media_call(
+            "direct-complete",
+            "POST",
+            &on_upload(&format!("/complete?key={}", enc(&key))),
+            &json,
+            Bytes::from(listed.to_string()),
+        )
+        .await;
+    assert!(completed["location"].as_str().is_some(), "{completed}");
+    let (_, key, aborted) = run
+        .direct_create(
+            &s3("/multipart"),
+            Bytes::from_static(br#"{"filename":"aborted.mp4"}"#),
+        )
+        .await;
+    bucket.put_part(&key, &aborted, 1, &[13u8; 10]).await;
+    run.media_call(
+        "direct-abort",
+        "DELETE",
+        &s3(&format!("/multipart/{aborted}?key={}", enc(&key))),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    // Single-request uploads: a POST form signed (no SDK request: aws-sigv4 signs its policy),
+    // the file posted by the client; one settled by the bucket's event, one by reading its
+    // video (HeadObject and a ranged GetObject of the posted object, CopyObject to the video's
+    // key, DeleteObject of the posted one).
+    let mut posted = Vec::new();
+    for n in 0..2u8 {
+        let form = run
+            .media_call(
+                "direct-params",
+                "GET",
+                &s3("/params?filename=posted.mp4&type=video/mp4"),
+                &[],
+                Bytes::new(),
+            )
+            .await;
+        let posted_key = form["fields"]["key"]
+            .as_str()
+            .expect("the form's key")
+            .to_owned();
+        if n == 0 {
+            bucket.put(&posted_key, &[14 + n; 10]).await;
+        }
+        posted.push((
+            posted_key,
+            form["videoId"].as_str().expect("videoId").to_owned(),
+        ));
+    }
+    // (The second is not posted yet: HeadObject answered 404.)
+    run.object_created(&[posted[0].0.clone(), posted[1].0.clone()], 1)
+        .await;
+    // Read before its file is posted (HeadObject answered 404): still uploading.
+    for (function, path) in [
+        ("get-video", format!("/videos/{}", posted[1].1)),
+        ("video-status", format!("/videos/{}/status", posted[1].1)),
+    ] {
+        run.media_call(
+            function,
+            "GET",
+            &path,
+            &[("authorization", basic.as_str())],
+            Bytes::new(),
+        )
+        .await;
+    }
+    bucket.put(&posted[1].0, &[16; 10]).await;
+    let settled_on_read = posted[1].1.clone();
+
+    // Refusals remove what they refuse: a multipart upload over its token's maxFileBytes at
+    // completion, a posted file over it when its event comes; and an upload whose parts the
+    // bucket's lifecycle rule aborted is removed when its parts are next listed (404).
+    let limited = run
+        .token_call(
+            "create-token",
+            "POST",
+            "/upload-tokens",
+            &[
+                ("authorization", basic.as_str()),
+                ("content-type", "application/json"),
+            ],
+            "{\"ttl\":3600,\"maxFileBytes\":5}",
+        )
+        .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let on_limited = |path: &str| format!("/upload/{limited}/s3{path}");
+    let (_, key, too_big) = run
+        .direct_create(
+            &on_limited("/multipart"),
+            Bytes::from_static(br#"{"filename":"big.mp4"}"#),
+        )
+        .await;
+    let etag = bucket.put_part(&key, &too_big, 1, &[17u8; 10]).await;
+    let listed = serde_json::json!({"parts": [{"PartNumber": 1, "ETag": etag}]});
+    run.media_call_expecting(
+        "direct-complete",
+        "POST",
+        &on_limited(&format!("/multipart/{too_big}/complete?key={}", enc(&key))),
+        &json,
+        Bytes::from(listed.to_string()),
+        Expect::Refused(413),
+    )
+    .await;
+    let form = run
+        .media_call(
+            "direct-params",
+            "GET",
+            &on_limited("/params?filename=big.mp4"),
+            &[],
+            Bytes::new(),
+        )
+        .await;
+    let big_post = form["fields"]["key"].as_str().expect("key").to_owned();
+    bucket.put(&big_post, &[18u8; 10]).await;
+    run.object_created(&[big_post], 0).await;
+    // Posted files over it, refused when their videos are read (404, the videos removed).
+    for (function, path) in [("get-video", ""), ("video-status", "/status")] {
+        let form = run
+            .media_call(
+                "direct-params",
+                "GET",
+                &on_limited("/params?filename=big.mp4"),
+                &[],
+                Bytes::new(),
+            )
+            .await;
+        bucket
+            .put(form["fields"]["key"].as_str().expect("key"), &[20u8; 10])
+            .await;
+        let id = form["videoId"].as_str().expect("videoId");
+        run.media_call_expecting(
+            function,
+            "GET",
+            &format!("/videos/{id}{path}"),
+            &[("authorization", basic.as_str())],
+            Bytes::new(),
+            Expect::NotFound,
+        )
+        .await;
+    }
+    let (created, key, expired_upload) = run
+        .direct_create(
+            &s3("/multipart"),
+            Bytes::from_static(br#"{"filename":"expired.mp4"}"#),
+        )
+        .await;
+    bucket
+        .abort_upload(created["videoId"].as_str().expect("videoId"))
+        .await;
+    run.media_call_expecting(
+        "direct-list-parts",
+        "GET",
+        &s3(&format!("/multipart/{expired_upload}?key={}", enc(&key))),
+        &[],
+        Bytes::new(),
+        Expect::NotFound,
+    )
+    .await;
+
     for auth in credentials {
         let video = format!("/videos/{first}");
         let headers = [
@@ -1444,10 +1793,34 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
         ];
         run.media_call("get-video", "GET", &video, &headers, Bytes::new())
             .await;
+        let posted = format!("/videos/{settled_on_read}");
+        run.media_call("get-video", "GET", &posted, &headers, Bytes::new())
+            .await;
         run.media_call(
             "video-status",
             "GET",
             &format!("{video}/status"),
+            &headers,
+            Bytes::new(),
+        )
+        .await;
+        let form = run
+            .media_call(
+                "direct-params",
+                "GET",
+                &s3("/params?filename=status.mp4"),
+                &[],
+                Bytes::new(),
+            )
+            .await;
+        bucket
+            .put(form["fields"]["key"].as_str().expect("key"), &[19u8; 10])
+            .await;
+        let id = form["videoId"].as_str().expect("videoId");
+        run.media_call(
+            "video-status",
+            "GET",
+            &format!("/videos/{id}/status"),
             &headers,
             Bytes::new(),
         )

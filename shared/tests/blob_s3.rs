@@ -12,7 +12,7 @@ use aws_sdk_s3::config::Credentials;
 use blob_suite::{Harness, MIB};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use upload_tokens_core::store::blob::{BlobProgress, BlobStore};
 use upload_tokens_core::store::chunk_data::ChunkData;
@@ -59,7 +59,8 @@ async fn setup() -> Option<S3> {
         .send()
         .await
         .expect("create bucket");
-    let store = S3BlobStore::new(client.clone(), &bucket);
+    let store =
+        S3BlobStore::new(client.clone(), &bucket).signing_with(config.credentials_provider());
     Some(S3 {
         client,
         bucket,
@@ -191,17 +192,36 @@ impl Harness for S3 {
 
 /// A plain HTTP/1.1 GET (no client library): the status and the body.
 async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_send("GET", url, &[], &[]).await;
+    (status, body)
+}
+
+/// A plain HTTP/1.1 request (no client library): the status, the head (lower case) and the
+/// body.
+async fn http_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = tokio::net::TcpStream::connect(authority)
         .await
         .expect("connect");
-    let request =
-        format!("GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
     stream
         .write_all(request.as_bytes())
         .await
         .expect("send request");
+    stream.write_all(body).await.expect("send body");
     let mut response = Vec::new();
     stream
         .read_to_end(&mut response)
@@ -223,7 +243,14 @@ async fn http_get(url: &str) -> (u16, Vec<u8>) {
     } else {
         body.to_vec()
     };
-    (status, body)
+    (status, head, body)
+}
+
+/// A header's value from a lower-cased head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(str::trim)
 }
 
 /// Decodes a `Transfer-Encoding: chunked` body.
@@ -370,5 +397,216 @@ async fn parts_grow_so_that_the_maximum_fits_ten_thousand_parts() {
     assert!(
         s3.objects("staging/").await.is_empty(),
         "nothing staged is left"
+    );
+}
+
+#[tokio::test]
+async fn a_direct_multipart_upload_through_presigned_part_urls() {
+    let Some(h) = setup().await else { return };
+    let key = "videos/vi20/source";
+    let id = h
+        .store
+        .start_direct(key, "video/mp4")
+        .await
+        .expect("started");
+    let blob = blob_suite::data(5 * MIB + 1000, 20);
+    let mut etags = Vec::new();
+    for (n, piece) in [(1u32, &blob[..5 * MIB]), (2, &blob[5 * MIB..])] {
+        let url = h
+            .store
+            .direct_part_url(key, &id, n, Duration::from_secs(600))
+            .await
+            .expect("signed")
+            .expect("S3 has URLs");
+        // Uppy sends part blobs with no Content-Type; the URL signs nothing but the host, and
+        // carries no checksum of an empty body.
+        assert!(!url.to_ascii_lowercase().contains("checksum"), "{url}");
+        assert!(url.contains("X-Amz-SignedHeaders=host"), "{url}");
+        assert!(url.contains("X-Amz-Expires=600"), "{url}");
+        let (status, head, _) = http_send("PUT", &url, &[], piece).await;
+        assert_eq!(status, 200, "PUT part {n}");
+        etags.push(
+            header(&head, "etag")
+                .expect("an ETag")
+                .trim_matches('"')
+                .to_owned(),
+        );
+    }
+    let parts = h.store.direct_parts(key, &id).await.expect("listed");
+    assert_eq!(parts.iter().map(|p| p.number).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        parts.iter().map(|p| p.etag.clone()).collect::<Vec<_>>(),
+        etags
+    );
+    assert_eq!(parts[0].size, 5 * MIB as u64);
+    h.store
+        .finish_direct(key, &id, &parts)
+        .await
+        .expect("completed");
+    blob_suite::assert_same(&h.read(key).await, &blob);
+    assert_eq!(
+        &h.store.read_start(key, 10).await.expect("start")[..],
+        &blob[..10]
+    );
+    // The upload is gone once complete.
+    assert!(matches!(
+        h.store.direct_parts(key, &id).await,
+        Err(upload_tokens_core::store::StoreError::BlobGone(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_posted_upload_is_checked_then_moved_and_a_second_post_never_replaces_it() {
+    let Some(h) = setup().await else { return };
+    let key = "videos/vi21/source";
+    let form = h
+        .store
+        .direct_post_form(key, "video/mp4", 1000, Duration::from_secs(600))
+        .await
+        .expect("signed")
+        .expect("S3 has forms");
+    assert!(
+        form.url.ends_with(&format!("/{}/", h.bucket)),
+        "{}",
+        form.url
+    );
+    let get = |name: &str| {
+        form.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("field {name}"))
+    };
+    assert_eq!(get("key"), format!("direct/{key}"));
+    let policy = upload_tokens_core::store::s3::post_policy::decode(&get("policy"))
+        .expect("a policy document");
+    let conditions = policy["conditions"].as_array().expect("conditions");
+    assert!(conditions.contains(&serde_json::json!(["eq", "$key", format!("direct/{key}")])));
+    assert!(conditions.contains(&serde_json::json!(["eq", "$Content-Type", "video/mp4"])));
+    assert!(conditions.contains(&serde_json::json!(["content-length-range", 1, 1000])));
+    let first = blob_suite::data(700, 21);
+    post_form(&form, first.clone()).await;
+    let claim = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("posted");
+    assert_eq!(claim.size, 700);
+    assert_eq!(&claim.first[..], &first[..16]);
+    h.store
+        .accept_direct_post(key, &claim)
+        .await
+        .expect("accepted");
+    blob_suite::assert_same(&h.read(key).await, &first);
+    // Accepting again (a check interrupted before the video recorded it) writes the same bytes.
+    let again = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("kept until dropped");
+    assert_eq!(again, claim);
+    h.store
+        .accept_direct_post(key, &again)
+        .await
+        .expect("again");
+    h.store
+        .drop_direct_post(key, &claim)
+        .await
+        .expect("dropped");
+    assert!(
+        h.store
+            .claim_direct_post(key, 16)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    // The same form, posted again: lands under direct/, never on the accepted bytes.
+    post_form(&form, blob_suite::data(500, 22)).await;
+    blob_suite::assert_same(&h.read(key).await, &first);
+    let late = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("posted again");
+    assert_eq!(late.size, 500);
+    h.store.drop_direct_post(key, &late).await.expect("dropped");
+    assert!(
+        h.store
+            .claim_direct_post(key, 16)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    blob_suite::assert_same(&h.read(key).await, &first);
+
+    // A claim whose bytes were posted over before they were accepted is not accepted, and
+    // leaves nothing under the blob's key.
+    let key = "videos/vi22/source";
+    let form = h
+        .store
+        .direct_post_form(key, "video/mp4", 1000, Duration::from_secs(600))
+        .await
+        .expect("signed")
+        .expect("S3 has forms");
+    post_form(&form, blob_suite::data(300, 23)).await;
+    let stale = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claim")
+        .expect("posted");
+    post_form(&form, blob_suite::data(301, 24)).await;
+    assert!(matches!(
+        h.store.accept_direct_post(key, &stale).await,
+        Err(upload_tokens_core::store::StoreError::BlobGone(_))
+    ));
+    assert!(
+        h.leftovers(key).await.is_empty(),
+        "{:?}",
+        h.leftovers(key).await
+    );
+    let fresh = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claim")
+        .expect("the newer post");
+    assert_eq!(fresh.size, 301);
+    h.store
+        .accept_direct_post(key, &fresh)
+        .await
+        .expect("accepted");
+    blob_suite::assert_same(&h.read(key).await, &blob_suite::data(301, 24));
+}
+
+/// Sends `file` with the presigned POST `form`, as a browser would (the file last); checks S3
+/// took it.
+async fn post_form(form: &upload_tokens_core::store::blob::PostForm, file: Vec<u8>) {
+    let mut body = Vec::new();
+    for (k, v) in &form.fields {
+        body.extend_from_slice(
+            format!("--FORM\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        b"--FORM\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n",
+    );
+    body.extend_from_slice(&file);
+    body.extend_from_slice(b"\r\n--FORM--\r\n");
+    let (status, _, text) = http_send(
+        "POST",
+        &form.url,
+        &[("Content-Type", "multipart/form-data; boundary=FORM")],
+        &body,
+    )
+    .await;
+    assert!(
+        (200..300).contains(&status),
+        "{status}: {}",
+        String::from_utf8_lossy(&text)
     );
 }

@@ -7,7 +7,7 @@ mod support;
 use local_api::StoreKind;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-use support::upload::{MIB, data, sha};
+use support::upload::{MIB, data, sha, stored_sha};
 use support::{Api, Deployment, Reply, options, start};
 
 struct Uploader<'a> {
@@ -59,19 +59,6 @@ fn video_id(reply: &Reply) -> String {
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(reply.content_type.as_deref(), Some("application/json"));
     reply.json["videoId"].as_str().expect("videoId").to_owned()
-}
-
-/// Downloads the completed video's file through `assets.mp4` and returns its sha256.
-async fn stored_sha(api: &Api, id: &str) -> String {
-    let video = api.get(&format!("/videos/{id}")).await;
-    assert_eq!(video.status, 200, "{}", video.text);
-    let url = video.json["assets"]["mp4"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no assets.mp4 in {}", video.text));
-    let response = api.http.get(url).send().await.expect("download answers");
-    assert_eq!(response.status(), 200, "download of {url}");
-    let bytes = response.bytes().await.expect("download body");
-    sha(&bytes)
 }
 
 async fn status(api: &Api, id: &str) -> Value {

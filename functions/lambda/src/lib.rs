@@ -10,10 +10,12 @@
 
 mod aws;
 mod event;
+mod object_created;
 mod secret;
 
 pub use aws::aws_config;
 pub use lambda_http::Error;
+pub use object_created::{handle as handle_object_created, keys_in, serve_object_created};
 pub use secret::{SIGNING_SECRET_ARN_ENV, SIGNING_SECRET_ENV, SecretError, SecretSource};
 
 use chrono::{DateTime, Utc};
@@ -220,7 +222,8 @@ async fn serve_media<K: KeySource>(
     let settings = settings_from_env()?;
     let blobs = Arc::new(
         S3BlobStore::new(aws_sdk_s3::Client::new(config), required_env(BUCKET_ENV)?)
-            .for_files_up_to(settings.max_file_bytes),
+            .for_files_up_to(settings.max_file_bytes)
+            .signing_with(config.credentials_provider()),
     );
     let state = OnceCell::new();
     let (lazy, blobs, settings, state, routes) = (&lazy, &blobs, &settings, &state, &routes);

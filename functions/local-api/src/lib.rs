@@ -5,6 +5,7 @@
 //! returns a [`Server`] handle that stops cleanly.
 
 mod assets;
+mod direct;
 mod options;
 mod project;
 mod secret;
@@ -152,7 +153,9 @@ pub async fn open_stores(
                         ensure_bucket(&s3, bucket).await?;
                     }
                     Some(Blobs::S3(Arc::new(
-                        S3BlobStore::new(s3, bucket.clone()).for_files_up_to(max_file_bytes),
+                        S3BlobStore::new(s3, bucket.clone())
+                            .for_files_up_to(max_file_bytes)
+                            .signing_with(config.credentials_provider()),
                     )))
                 }
             };
@@ -176,6 +179,32 @@ async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
     client
         .create_bucket()
         .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| LocalError::Store(StoreError::backend(e)))?;
+    // What S3-direct uploads from a page need (template.yaml's bucket has the same rule, for
+    // its allowed origin): PUTs of parts and POSTs of forms, and the ETag readable. Any origin:
+    // the presigned URL is the credential, and this is a bucket the local server made.
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let rule = CorsRule::builder()
+        .allowed_origins("*")
+        .allowed_methods("PUT")
+        .allowed_methods("POST")
+        .allowed_methods("GET")
+        .allowed_headers("*")
+        .expose_headers("ETag")
+        .expose_headers("Location")
+        .max_age_seconds(3000)
+        .build()
+        .map_err(|e| LocalError::Store(StoreError::backend(e)))?;
+    let cors = CorsConfiguration::builder()
+        .cors_rules(rule)
+        .build()
+        .map_err(|e| LocalError::Store(StoreError::backend(e)))?;
+    client
+        .put_bucket_cors()
+        .bucket(bucket)
+        .cors_configuration(cors)
         .send()
         .await
         .map_err(|e| LocalError::Store(StoreError::backend(e)))?;

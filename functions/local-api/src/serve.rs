@@ -66,16 +66,16 @@ impl Server {
     }
 }
 
-struct Shared {
-    media: AppWithBlobs,
-    blobs: Blobs,
+pub(crate) struct Shared {
+    pub(crate) media: AppWithBlobs,
+    pub(crate) blobs: Blobs,
     lambda_limits: bool,
     /// Permits of the requests whose bodies are streamed (uploads) being read or processed.
-    uploads: Arc<Semaphore>,
+    pub(crate) uploads: Arc<Semaphore>,
     /// Largest streamed body: the largest file and its envelope.
     max_streamed_body: u64,
     /// How long a body may stay silent (and a JSON body take in all).
-    body_idle: Duration,
+    pub(crate) body_idle: Duration,
 }
 
 /// Opens the stores, ensures the default project, binds `options.addr` and serves in the
@@ -171,6 +171,15 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
         .route(
             "/downloads/{video}",
             axum::routing::get(download).fallback(serve_request),
+        )
+        // The local server plays the bucket of S3-direct uploads (`crate::direct`).
+        .route(
+            "/direct/{video}/parts/{number}",
+            axum::routing::put(crate::direct::put_part).options(crate::direct::preflight),
+        )
+        .route(
+            "/direct/{video}/post",
+            axum::routing::post(crate::direct::post_form).options(crate::direct::preflight),
         )
         .fallback(serve_request)
         .with_state(shared);
@@ -417,7 +426,7 @@ fn streamed_too_large(limit: u64) -> String {
 
 /// What became of a streamed body, for the server to answer once the handler is done.
 #[derive(Default)]
-struct BodyWatch {
+pub(crate) struct BodyWatch {
     failure: std::sync::Mutex<Option<BodyError>>,
     ended: std::sync::atomic::AtomicBool,
 }
@@ -428,7 +437,7 @@ impl BodyWatch {
         failure.get_or_insert(e);
     }
 
-    fn failure(&self) -> Option<BodyError> {
+    pub(crate) fn failure(&self) -> Option<BodyError> {
         self.failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -443,7 +452,7 @@ impl BodyWatch {
 /// `body` as a stream of its frames, each due within `idle`, at most `limit` bytes in all
 /// (counted as they arrive, whatever `Content-Length` said); the first failure ends it and is
 /// noted in `watch`.
-fn watched(
+pub(crate) fn watched(
     source: Arc<tokio::sync::Mutex<axum::body::BodyDataStream>>,
     limit: u64,
     idle: Duration,
@@ -531,7 +540,7 @@ fn lambda_event_size(headers: &http::HeaderMap, uri_len: usize, body_len: u64) -
 
 /// Why a body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum BodyError {
+pub(crate) enum BodyError {
     /// Over the route's limit (announced by `Content-Length`, or counted).
     TooLarge,
     /// Silent for `idle`, or not whole by the deadline.
@@ -578,7 +587,7 @@ async fn read_body(
 }
 
 /// The response asks the client to close: its body was not read to the end.
-fn closing(mut response: http::Response<Body>) -> http::Response<Body> {
+pub(crate) fn closing(mut response: http::Response<Body>) -> http::Response<Body> {
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -586,7 +595,7 @@ fn closing(mut response: http::Response<Body>) -> http::Response<Body> {
 }
 
 /// A body too slow to arrive: 408, no problem document (the client is not listening).
-fn timed_out() -> http::Response<Body> {
+pub(crate) fn timed_out() -> http::Response<Body> {
     let mut response = http::Response::new(Body::empty());
     *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
     response

@@ -12,6 +12,9 @@ pub enum UploadMode {
     Bytes,
     /// `Content-Range: part n/total`.
     Part,
+    /// The client sent the bytes to the store itself (S3-direct: a POST form, or a multipart
+    /// upload of its own parts); the server only checked and completed them.
+    Direct,
 }
 
 /// A chunk that was stored: kept apart from the video (one record per chunk), so an upload of
@@ -141,6 +144,7 @@ impl UploadMode {
             Self::Whole => "a single request",
             Self::Bytes => "byte ranges",
             Self::Part => "part numbers",
+            Self::Direct => "an upload straight to the store",
         }
     }
 }
@@ -165,6 +169,7 @@ impl UploadProgress {
             UploadMode::Whole => self.chunk_count > 0,
             UploadMode::Bytes => index < self.received_bytes,
             UploadMode::Part => index <= u64::from(self.chunk_count),
+            UploadMode::Direct => false,
         }
     }
 
@@ -255,6 +260,7 @@ impl UploadProgress {
             UploadMode::Whole => 0,
             UploadMode::Bytes => next_offset,
             UploadMode::Part => u64::from(self.chunk_count) + 1,
+            UploadMode::Direct => 0,
         };
         if index != expected {
             return Err(UploadRuleError::OutOfOrder {
@@ -282,6 +288,23 @@ impl UploadProgress {
                 sha256: chunk.sha256.clone(),
             },
         })
+    }
+
+    /// A direct upload (S3-direct) about to be written by the client itself.
+    pub fn direct() -> Self {
+        Self {
+            mode: Some(UploadMode::Direct),
+            ..Self::default()
+        }
+    }
+
+    /// Records that a direct upload's `size` bytes are all in the store: the file is complete.
+    pub fn complete_direct(&mut self, size: u64) {
+        self.mode = Some(UploadMode::Direct);
+        self.total = Some(size);
+        self.chunk_count = 1;
+        self.received_bytes = size;
+        self.completed = true;
     }
 
     /// Records an accepted chunk (what [`judge`](Self::judge) returned for `incoming`).
@@ -312,6 +335,7 @@ fn describe(mode: UploadMode, index: u64) -> String {
         UploadMode::Whole => "the whole file".into(),
         UploadMode::Bytes => format!("bytes from offset {index}"),
         UploadMode::Part => format!("part {index}"),
+        UploadMode::Direct => "an upload straight to the store".into(),
     }
 }
 

@@ -4,8 +4,8 @@ use super::{Response, respond};
 use http::{HeaderValue, header};
 
 const ALLOW_METHODS: &str = "POST, OPTIONS";
-const ALLOW_HEADERS: &str =
-    "content-range, content-type, authorization, av-origin-client, av-origin-app, av-origin-sdk";
+const ALLOW_HEADERS: &str = "content-range, content-type, authorization, accept, \
+     av-origin-client, av-origin-app, av-origin-sdk";
 
 /// Adds `Access-Control-Allow-Origin` (the configured origin, `*` by default).
 pub fn allow_origin(mut response: Response, origin: &str) -> Response {
@@ -30,12 +30,16 @@ pub fn allow_only(mut response: Response, origin: &str) -> Response {
 
 /// The answer to a preflight `OPTIONS /upload`.
 pub fn preflight(origin: &str) -> Response {
+    preflight_for(ALLOW_METHODS, origin)
+}
+
+/// The answer to a preflight of an upload-token route that takes `methods`.
+pub fn preflight_for(methods: &str, origin: &str) -> Response {
     let mut response = respond::no_content();
     let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(ALLOW_METHODS),
-    );
+    if let Ok(methods) = HeaderValue::from_str(methods) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
+    }
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(ALLOW_HEADERS),

@@ -180,6 +180,14 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::InvalidField(e) => {
                 ApiError::reject(Slug::InvalidAttribute, Some(&e.field), e.detail)
             }
+            UseCaseError::NotThisUpload => ApiError::reject(
+                Slug::DirectUploadForbidden,
+                Some("key"),
+                "use the key and uploadId this token's upload was given",
+            ),
+            UseCaseError::DirectInvalid(detail) => {
+                ApiError::reject(Slug::DirectUploadInvalid, None, detail)
+            }
             UseCaseError::CursorInvalid => ApiError::reject(
                 Slug::CursorInvalid,
                 Some("cursor"),

@@ -6,6 +6,7 @@
 mod authn;
 mod body;
 mod cors;
+mod direct;
 mod error;
 mod links;
 mod multipart;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 pub use crate::auth::Principal;
 pub use authn::authenticate;
 pub use body::Body;
+pub use direct::deps as direct_deps;
 pub use error::{ApiError, ErrorFormat};
 pub use links::parse_public_url;
 pub use problem::Problem;

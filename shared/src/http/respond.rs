@@ -36,11 +36,17 @@ pub fn problem(status: StatusCode, problem: &Problem) -> Response {
 }
 
 /// What a problem says, in one sentence: its detail, or else its title.
+/// The problem's detail (else its title), naming the field it is about when it does not
+/// already.
 fn sentence(problem: &Problem) -> String {
-    problem
+    let text = problem
         .detail
         .clone()
-        .unwrap_or_else(|| problem.title.clone())
+        .unwrap_or_else(|| problem.title.clone());
+    match &problem.name {
+        Some(name) if !text.contains(name.as_str()) => format!("{name}: {text}"),
+        _ => text,
+    }
 }
 
 /// A success in vidbeo's envelope: `{"success":true,"result":…,"links":…,"errors":[]}`.

@@ -12,7 +12,7 @@
 
 use super::respond::finish;
 use super::{ApiError, App, AppWithBlobs, ErrorFormat, Request, Response, authn, cors};
-use super::{named_tokens, sessions, tokens, upload, videos};
+use super::{direct, named_tokens, sessions, tokens, upload, videos};
 use crate::auth::Principal;
 use crate::domain::UploadToken;
 use crate::internal::InternalError;
@@ -255,6 +255,64 @@ pub static MEDIA_ROUTES: &[Route<AppWithBlobs>] = &[
     row("OPTIONS", "/upload", Public, None, |s, c| {
         Box::pin(upload::preflight(s, c))
     }),
+    // Uppy's S3 uploader (Companion's protocol), on an upload token in the path.
+    row(
+        "GET",
+        "/upload/{token}/s3/params",
+        Token,
+        Some("direct-params"),
+        |s, c| Box::pin(direct::params(s, c)),
+    )
+    .errors(ErrorFormat::Message),
+    row(
+        "POST",
+        "/upload/{token}/s3/multipart",
+        Token,
+        Some("direct-create"),
+        |s, c| Box::pin(direct::create(s, c)),
+    )
+    .errors(ErrorFormat::Message),
+    row(
+        "GET",
+        "/upload/{token}/s3/multipart/{uploadId}",
+        Token,
+        Some("direct-list-parts"),
+        |s, c| Box::pin(direct::list_parts(s, c)),
+    )
+    .errors(ErrorFormat::Message),
+    row(
+        "DELETE",
+        "/upload/{token}/s3/multipart/{uploadId}",
+        Token,
+        Some("direct-abort"),
+        |s, c| Box::pin(direct::abort(s, c)),
+    )
+    .errors(ErrorFormat::Message),
+    // Before `{partNumber}`: the first row that matches serves.
+    row(
+        "GET",
+        "/upload/{token}/s3/multipart/{uploadId}/batch",
+        Token,
+        Some("direct-sign-batch"),
+        |s, c| Box::pin(direct::sign_batch(s, c)),
+    )
+    .errors(ErrorFormat::Message),
+    row(
+        "GET",
+        "/upload/{token}/s3/multipart/{uploadId}/{partNumber}",
+        Token,
+        Some("direct-sign-part"),
+        |s, c| Box::pin(direct::sign_part(s, c)),
+    )
+    .errors(ErrorFormat::Message),
+    row(
+        "POST",
+        "/upload/{token}/s3/multipart/{uploadId}/complete",
+        Token,
+        Some("direct-complete"),
+        |s, c| Box::pin(direct::complete(s, c)),
+    )
+    .errors(ErrorFormat::Message),
     row(
         "GET",
         "/videos/{videoId}",
@@ -348,6 +406,18 @@ impl<S: RouteState> RouteSet<S> {
             .filter(|r| r.spec.function == Some(function))
             .collect();
         (!routes.is_empty()).then_some(Self { routes })
+    }
+
+    /// The methods of the upload-token rows `path` matches: what a browser's preflight for
+    /// them is answered with.
+    fn upload_token_methods(&self, path: &str) -> Vec<&'static str> {
+        self.routes
+            .iter()
+            .filter(|r| {
+                r.spec.access == Access::UploadToken && match_path(r.spec.path, path).is_some()
+            })
+            .map(|r| r.spec.method)
+            .collect()
     }
 
     fn find(&self, method: &Method, path: &str) -> Match<S> {
@@ -466,6 +536,19 @@ pub async fn admit(
             .await
             .map(|caller| (Target::Media(route), caller, params))
             .map_err(|refusal| (refusal, route.spec.path)),
+        // A browser's preflight for upload-token routes (the local server; API Gateway answers
+        // preflights itself from the HTTP API's CORS configuration).
+        (_, Match::OtherMethods(_))
+            if head.method == Method::OPTIONS && !media.upload_token_methods(path).is_empty() =>
+        {
+            let mut methods = media.upload_token_methods(path);
+            methods.push("OPTIONS");
+            methods.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
+            Err((
+                cors::preflight_for(&methods.join(", "), &state.settings.allow_origin),
+                UNKNOWN,
+            ))
+        }
         (Match::OtherMethods(mut a), Match::OtherMethods(b)) => {
             a.extend(b);
             Err((not_allowed(path, a), UNKNOWN))
@@ -620,6 +703,8 @@ mod tests {
             .replace("{token}", "to1tcmSFHeYY5KzyhOqVKMKb")
             .replace("{videoId}", "vi4blUQJFrYWbaG44NChkH27")
             .replace("{id}", "abcde12345abcde12345a")
+            .replace("{uploadId}", "UP1")
+            .replace("{partNumber}", "7")
     }
 
     fn resolves_to<S: RouteState>(

@@ -101,6 +101,10 @@ slugs! {
     UploadLimitReached = ("upload-limit-reached", 403, "This token has started all the uploads it allows."),
     /// The request's `Origin` is not one of the token's `allowedOrigins`.
     OriginNotAllowed = ("origin-not-allowed", 403, "This token does not accept uploads from this origin."),
+    /// A direct upload's key or upload id that is not the token's video's.
+    DirectUploadForbidden = ("direct-upload-forbidden", 403, "This key or upload id is not this token's."),
+    /// A direct-upload request that cannot be served (a part number, parts that differ from the store's).
+    DirectUploadInvalid = ("direct-upload-invalid", 400, "The direct upload request is invalid."),
     /// A list cursor that was forged, altered, or made for another project.
     CursorInvalid = ("invalid-cursor", 400, "The cursor is invalid."),
     /// Conditional writes kept losing to concurrent changes.

@@ -6,6 +6,7 @@ use super::respond::{json, no_content};
 use super::{ApiError, AppWithBlobs, Call, Request, Response};
 use crate::domain::{UploadMode, VideoId, VideoPatch, format_timestamp};
 use crate::store::VideoRecord;
+use crate::usecases::UseCaseError;
 use crate::usecases::videos::{self, DownloadDeps, DownloadLink};
 use http::StatusCode;
 use serde::Serialize;
@@ -133,15 +134,33 @@ fn video_id(call: &Call) -> Result<VideoId, ApiError> {
     VideoId::parse(call.param("videoId")).map_err(|_| ApiError::NotFound("videoId"))
 }
 
-/// `GET /videos/{videoId}`.
-pub(super) async fn get(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
+/// The caller's video the path names, as it is now: a single-request direct upload whose file
+/// arrived is checked and completed first (a refused one is gone: 404).
+async fn read(app: &AppWithBlobs, call: &Call) -> Result<crate::store::VideoRecord, ApiError> {
     let principal = call.principal()?;
     let record = videos::owned_video(
         app.app.store.as_ref(),
         &principal.project_id,
-        &video_id(&call)?,
+        &video_id(call)?,
     )
     .await?;
+    if !crate::usecases::direct::awaits_post(&record) {
+        return Ok(record);
+    }
+    crate::usecases::direct::settle_post(super::direct::deps(app), record)
+        .await
+        .map_err(|e| match e {
+            UseCaseError::Policy(_)
+            | UseCaseError::Rule(_)
+            | UseCaseError::TokenGone
+            | UseCaseError::DirectInvalid(_) => ApiError::NotFound("videoId"),
+            other => other.into(),
+        })
+}
+
+/// `GET /videos/{videoId}`.
+pub(super) async fn get(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
+    let record = read(app, &call).await?;
     Ok(json(
         StatusCode::OK,
         &video_body(app, &call.request, &record).await?,
@@ -225,13 +244,7 @@ struct StatusBody {
 
 /// `GET /videos/{videoId}/status`: what the server has, so a client can resume.
 pub(super) async fn status(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
-    let principal = call.principal()?;
-    let record = videos::owned_video(
-        app.app.store.as_ref(),
-        &principal.project_id,
-        &video_id(&call)?,
-    )
-    .await?;
+    let record = read(app, &call).await?;
     let p = &record.progress;
     let filesize = p.file_size();
     let received_bytes = if p.received_bytes > 0 {

@@ -3,6 +3,7 @@
 use super::StoreError;
 use super::chunk_data::ChunkData;
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::time::Duration;
 
 /// Smallest S3 part other than the last (5 MiB): smaller remainders are staged until they grow.
@@ -41,7 +42,60 @@ pub struct BlobProgress {
     pub completed: bool,
 }
 
-/// Stores blobs assembled from chunks of any size (≥ 1 byte).
+/// A part a client wrote straight to the store (S3-direct), as the store lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectPart {
+    /// Its number, from 1.
+    pub number: u32,
+    /// Its ETag, without quotes.
+    pub etag: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// A form a client POSTs a whole file with, straight to the store: its URL and fields (the
+/// file goes last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostForm {
+    /// Where the form goes.
+    pub url: String,
+    /// Its fields, in order.
+    pub fields: Vec<(String, String)>,
+}
+
+/// A single-request direct upload the server has taken to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectPost {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its first bytes (up to what was asked).
+    pub first: Bytes,
+    /// What names exactly these bytes in the store (an S3 ETag, a local file name).
+    pub claim: String,
+}
+
+/// Where a client's single-request upload (a POST form) lands before the server has checked
+/// it: never the blob's own key, so that a form sent again after the check cannot replace
+/// checked bytes.
+pub fn direct_post_key(key: &str) -> String {
+    format!("{DIRECT_PREFIX}{key}")
+}
+
+/// The video whose single-request upload is posted at `key` (`direct/videos/<id>/source`).
+pub fn video_of_direct_post_key(key: &str) -> Option<crate::domain::VideoId> {
+    let id = key
+        .strip_prefix(DIRECT_PREFIX)?
+        .strip_prefix("videos/")?
+        .strip_suffix("/source")?;
+    crate::domain::VideoId::parse(id).ok()
+}
+
+/// Prefix of the objects of single-request direct uploads awaiting their check (a bucket
+/// lifecycle rule expires those of abandoned uploads).
+pub const DIRECT_PREFIX: &str = "direct/";
+
+/// Stores blobs assembled from chunks of any size (≥ 1 byte), and blobs whose bytes a client
+/// sends to the store itself (S3-direct) while the server only signs and checks.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Appends `chunk` to the blob under `key`, which `progress` (the last committed progress)
@@ -75,4 +129,67 @@ pub trait BlobStore: Send + Sync {
         key: &str,
         valid_for: Duration,
     ) -> Result<Option<String>, StoreError>;
+
+    /// Starts a multipart upload of `key` whose parts the client writes itself; its id.
+    async fn start_direct(&self, key: &str, content_type: &str) -> Result<String, StoreError>;
+
+    /// A presigned URL that writes part `number` of `upload_id` (a PUT, no content type signed),
+    /// valid for `valid_for`; `None` when the store has no URLs of its own (the local server
+    /// signs its own).
+    async fn direct_part_url(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        valid_for: Duration,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// A presigned POST form that writes a whole file of type `content_type` and of 1 to
+    /// `max_bytes` bytes to [`direct_post_key`]`(key)`, valid for `valid_for`; `None` when the
+    /// store has no URLs of its own.
+    async fn direct_post_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+        valid_for: Duration,
+    ) -> Result<Option<PostForm>, StoreError>;
+
+    /// Every part written to `upload_id` so far, in order ([`StoreError::BlobGone`] if the
+    /// upload no longer exists).
+    async fn direct_parts(&self, key: &str, upload_id: &str)
+    -> Result<Vec<DirectPart>, StoreError>;
+
+    /// Completes `upload_id` from `parts` (as [`Self::direct_parts`] listed them): the blob is
+    /// then readable under `key`.
+    async fn finish_direct(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[DirectPart],
+    ) -> Result<(), StoreError>;
+
+    /// Aborts `upload_id`; one already gone is not an error.
+    async fn abort_direct(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+
+    /// Takes the single-request upload waiting under [`direct_post_key`]`(key)`, if one was
+    /// posted: its size, its first `sniff` bytes, and a claim that names exactly these bytes
+    /// (a form posted again meanwhile makes other bytes, which the claim does not name).
+    async fn claim_direct_post(
+        &self,
+        key: &str,
+        sniff: usize,
+    ) -> Result<Option<DirectPost>, StoreError>;
+
+    /// Makes the claimed bytes the blob under `key`, and keeps the claim: done again after a
+    /// crash, it writes the same bytes ([`Self::claim_direct_post`] finds the claim again until
+    /// it is dropped). [`StoreError::BlobGone`] if they are no longer there (posted over since
+    /// the claim: claim again).
+    async fn accept_direct_post(&self, key: &str, claim: &DirectPost) -> Result<(), StoreError>;
+
+    /// Deletes the claimed bytes: refused, or accepted and recorded as the video's.
+    async fn drop_direct_post(&self, key: &str, claim: &DirectPost) -> Result<(), StoreError>;
+
+    /// The first `len` bytes of the completed blob under `key` (fewer if it is shorter).
+    async fn read_start(&self, key: &str, len: usize) -> Result<Bytes, StoreError>;
 }

@@ -10,11 +10,16 @@
 //! overwritten by the retry. An append at a non-zero offset never creates the partial file;
 //! if the blob was completed but that completion never committed, it becomes partial again.
 
+mod direct;
+
+pub use direct::{MAX_PART_BYTES, WriteError};
+
 use super::StoreError;
-use super::blob::{BlobProgress, BlobStore};
+use super::blob::{BlobProgress, BlobStore, DirectPart, DirectPost, PostForm};
 use super::chunk_data::ChunkData;
 use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -24,13 +29,19 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct FileBlobStore {
     dir: PathBuf,
+    /// Held while a direct upload's part is published (renamed into place, its older bytes
+    /// removed), so that two writes of one part number cannot leave two versions.
+    publish: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl FileBlobStore {
     /// A store rooted at `dir` (created if missing).
     pub fn new(dir: PathBuf) -> Result<Self, StoreError> {
         super::private::create_private_dir(&dir).map_err(StoreError::backend)?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            publish: Default::default(),
+        })
     }
 
     /// The directory the blobs are under.
@@ -186,6 +197,7 @@ impl BlobStore for FileBlobStore {
     }
 
     async fn remove(&self, key: &str, _progress: &BlobProgress) -> Result<(), StoreError> {
+        self.remove_direct_files(key).await?;
         let path = self.checked(key)?;
         tokio::task::spawn_blocking(move || {
             remove_if_present(&partial(&path))?;
@@ -202,5 +214,71 @@ impl BlobStore for FileBlobStore {
         _valid_for: Duration,
     ) -> Result<Option<String>, StoreError> {
         Ok(None)
+    }
+
+    async fn start_direct(&self, key: &str, _content_type: &str) -> Result<String, StoreError> {
+        self.start_direct_files(key).await
+    }
+
+    async fn direct_part_url(
+        &self,
+        _key: &str,
+        _upload_id: &str,
+        _number: u32,
+        _valid_for: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        // The local server signs URLs of its own, which `write_part` serves.
+        Ok(None)
+    }
+
+    async fn direct_post_form(
+        &self,
+        _key: &str,
+        _content_type: &str,
+        _max_bytes: u64,
+        _valid_for: Duration,
+    ) -> Result<Option<PostForm>, StoreError> {
+        Ok(None)
+    }
+
+    async fn direct_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<DirectPart>, StoreError> {
+        self.list_direct_files(key, upload_id).await
+    }
+
+    async fn finish_direct(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[DirectPart],
+    ) -> Result<(), StoreError> {
+        self.finish_direct_files(key, upload_id, parts).await
+    }
+
+    async fn abort_direct(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.abort_direct_files(key, upload_id).await
+    }
+
+    async fn claim_direct_post(
+        &self,
+        key: &str,
+        sniff: usize,
+    ) -> Result<Option<DirectPost>, StoreError> {
+        self.claim_post_files(key, sniff).await
+    }
+
+    async fn accept_direct_post(&self, key: &str, claim: &DirectPost) -> Result<(), StoreError> {
+        self.accept_post_files(key, claim).await
+    }
+
+    async fn drop_direct_post(&self, key: &str, claim: &DirectPost) -> Result<(), StoreError> {
+        self.drop_post_files(key, claim).await
+    }
+
+    async fn read_start(&self, key: &str, len: usize) -> Result<Bytes, StoreError> {
+        self.read_start_files(key, len).await
     }
 }

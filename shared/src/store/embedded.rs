@@ -601,10 +601,17 @@ impl TokenLister for EmbeddedStore {
         let before = before.map(ToString::to_string);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
+            // A literal bound, not `?2 IS NULL OR …`: only a plain range lets the index start
+            // at the cursor instead of scanning down to it.
+            let from = if before.is_some() {
+                "AND creation_order < ?2"
+            } else {
+                "AND ?2 IS NULL"
+            };
             let mut stmt = c
                 .prepare(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM upload_tokens INDEXED BY upload_tokens_newest
-                     WHERE project_id = ?1 AND (?2 IS NULL OR creation_order < ?2)
+                     WHERE project_id = ?1 {from}
                        AND (expires_ms IS NULL OR expires_ms > ?3)
                      ORDER BY creation_order DESC LIMIT ?4"
                 ))

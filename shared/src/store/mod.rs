@@ -13,7 +13,6 @@ pub mod chunk_data;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
-#[cfg(feature = "embedded")]
 pub mod private;
 mod records;
 #[cfg(feature = "s3")]

@@ -14,8 +14,13 @@
 //! it. Staged objects sit under `staging/`, where a bucket lifecycle rule expires those of
 //! abandoned uploads.
 
+mod direct;
+pub mod post_policy;
+
 use super::StoreError;
-use super::blob::{BlobProgress, BlobStore, MIN_PART_BYTES, part_bytes_for};
+use super::blob::{
+    BlobProgress, BlobStore, DirectPart, DirectPost, MIN_PART_BYTES, PostForm, part_bytes_for,
+};
 use super::chunk_data::ChunkData;
 use crate::internal::{InternalError, crash_point};
 use async_trait::async_trait;
@@ -34,6 +39,11 @@ pub const STAGING_PREFIX: &str = "staging/";
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
     client: Client,
+    /// The same client, computing no request checksums: what part URLs are presigned with
+    /// (`direct.rs`).
+    presigner: Client,
+    /// What POST forms are signed with (the SDK's client does not expose its credentials).
+    credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     bucket: String,
     /// Smallest part but the last: staged remainders grow to this before they become a part.
     part_bytes: u64,
@@ -43,11 +53,32 @@ impl S3BlobStore {
     /// A store over `bucket`, through an already configured client (built once per process),
     /// for files of up to 10,000 × 5 MiB; see [`Self::for_files_up_to`].
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        let presigner = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .request_checksum_calculation(
+                    aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+                )
+                .build(),
+        );
         Self {
             client,
+            presigner,
+            credentials: None,
             bucket: bucket.into(),
             part_bytes: MIN_PART_BYTES,
         }
+    }
+
+    /// Signs direct-upload POST forms with these credentials (the ones the client was
+    /// configured with: `SdkConfig::credentials_provider`).
+    pub fn signing_with(
+        mut self,
+        credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+    ) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     /// Parts grown so that a file of `max_file_bytes` fits S3's 10,000 parts.
@@ -289,18 +320,18 @@ impl S3BlobStore {
         Ok((id, parts))
     }
 
-    async fn complete_upload(
+    /// Completes `upload_id` from its parts' (number, ETag), in order.
+    async fn complete_upload<'a>(
         &self,
         key: &str,
         upload_id: &str,
-        etags: &[String],
+        parts: impl IntoIterator<Item = (u32, &'a str)>,
     ) -> Result<(), StoreError> {
-        let parts = etags
-            .iter()
-            .enumerate()
-            .map(|(i, etag)| {
+        let parts = parts
+            .into_iter()
+            .map(|(number, etag)| {
                 Ok(CompletedPart::builder()
-                    .part_number(part_number(i as u32 + 1)?)
+                    .part_number(part_number(number)?)
                     .e_tag(format!("\"{etag}\""))
                     .build())
             })
@@ -530,7 +561,12 @@ impl BlobStore for S3BlobStore {
         if last {
             crash_point("before-complete");
             let upload_id = next.upload_id.clone().unwrap_or(upload_id);
-            self.complete_upload(key, &upload_id, &next.parts).await?;
+            let parts = next
+                .parts
+                .iter()
+                .zip(1..)
+                .map(|(etag, n)| (n, etag.as_str()));
+            self.complete_upload(key, &upload_id, parts).await?;
             crash_point("after-complete-rename");
             // A create whose reply was lost and which the SDK retried left an upload behind.
             if let Err(e) = self.abort_uploads_of(key).await {
@@ -562,6 +598,7 @@ impl BlobStore for S3BlobStore {
         if let Some(staged_key) = Self::staged_key(key, progress) {
             self.delete(&staged_key).await?;
         }
+        self.delete(&super::blob::direct_post_key(key)).await?;
         self.delete(key).await
     }
 
@@ -580,6 +617,84 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(Some(request.uri().to_owned()))
+    }
+
+    async fn start_direct(&self, key: &str, content_type: &str) -> Result<String, StoreError> {
+        self.start_direct_upload(key, content_type).await
+    }
+
+    async fn direct_part_url(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        valid_for: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        self.presign_part(key, upload_id, number, valid_for)
+            .await
+            .map(Some)
+    }
+
+    async fn direct_post_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+        valid_for: Duration,
+    ) -> Result<Option<PostForm>, StoreError> {
+        self.post_form(key, content_type, max_bytes, valid_for)
+            .await
+            .map(Some)
+    }
+
+    async fn direct_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<DirectPart>, StoreError> {
+        match self.list_direct_parts(key, upload_id).await {
+            // moto answers a ListParts of an unknown upload with a 500, S3 NoSuchUpload.
+            Err(StoreError::Backend(e)) if self.upload_is_gone(key, upload_id).await? => {
+                tracing::debug!(error = %e, key, "parts of an upload that is gone");
+                Err(StoreError::BlobGone(format!(
+                    "the multipart upload of {key}"
+                )))
+            }
+            other => other,
+        }
+    }
+
+    async fn finish_direct(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[DirectPart],
+    ) -> Result<(), StoreError> {
+        self.complete_direct(key, upload_id, parts).await
+    }
+
+    async fn abort_direct(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.abort_upload(key, upload_id).await
+    }
+
+    async fn claim_direct_post(
+        &self,
+        key: &str,
+        sniff: usize,
+    ) -> Result<Option<DirectPost>, StoreError> {
+        self.claim_post(key, sniff).await
+    }
+
+    async fn accept_direct_post(&self, key: &str, claim: &DirectPost) -> Result<(), StoreError> {
+        self.accept_post(key, claim).await
+    }
+
+    async fn drop_direct_post(&self, key: &str, _claim: &DirectPost) -> Result<(), StoreError> {
+        self.delete(&super::blob::direct_post_key(key)).await
+    }
+
+    async fn read_start(&self, key: &str, len: usize) -> Result<Bytes, StoreError> {
+        self.read_first(key, len).await
     }
 }
 

@@ -25,6 +25,12 @@ pub enum UseCaseError {
     /// A body field with an unacceptable value, named as the request named it.
     #[error(transparent)]
     InvalidField(#[from] InvalidPolicyField),
+    /// A direct upload's key or upload id that is not its token's video's.
+    #[error("not this token's upload")]
+    NotThisUpload,
+    /// A direct-upload request that cannot be served as it is (says why).
+    #[error("invalid direct upload request: {0}")]
+    DirectInvalid(String),
     /// A list cursor that is not one this service made for this project.
     #[error("invalid cursor")]
     CursorInvalid,

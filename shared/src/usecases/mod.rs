@@ -8,6 +8,7 @@
 //! - [`videos`]: read, edit, delete a video; its download link.
 //! - [`chunks`]: the upload machinery (find the target video, judge a chunk, append its bytes,
 //!   commit conditionally), shared by every way bytes come in.
+//! - [`direct`]: uploads straight to the store (S3-direct): signing, and the completion check.
 //! - [`lease`]: a video's write lease, under which its bytes move.
 //! - [`abandoned`]: removing uploads abandoned midway.
 //!
@@ -16,6 +17,7 @@
 
 pub mod abandoned;
 pub mod chunks;
+pub mod direct;
 mod error;
 pub mod identity;
 pub mod lease;

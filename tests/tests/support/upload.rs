@@ -131,3 +131,15 @@ pub async fn reply_or_no_answer(response: reqwest::Result<reqwest::Response>) ->
         },
     }
 }
+
+/// Downloads the completed video's file through `assets.mp4` and returns its sha256.
+pub async fn stored_sha(api: &Api, id: &str) -> String {
+    let video = api.get(&format!("/videos/{id}")).await;
+    assert_eq!(video.status, 200, "{}", video.text);
+    let url = video.json["assets"]["mp4"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no assets.mp4 in {}", video.text));
+    let response = api.http.get(url).send().await.expect("download answers");
+    assert_eq!(response.status(), 200, "download of {url}");
+    sha(&response.bytes().await.expect("download body"))
+}

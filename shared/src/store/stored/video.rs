@@ -86,6 +86,8 @@ enum StoredMode {
     Bytes,
     #[serde(rename = "part")]
     Part,
+    #[serde(rename = "direct")]
+    Direct,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -254,6 +256,7 @@ impl From<UploadMode> for StoredMode {
             UploadMode::Whole => Self::Whole,
             UploadMode::Bytes => Self::Bytes,
             UploadMode::Part => Self::Part,
+            UploadMode::Direct => Self::Direct,
         }
     }
 }
@@ -264,6 +267,7 @@ impl From<StoredMode> for UploadMode {
             StoredMode::Whole => Self::Whole,
             StoredMode::Bytes => Self::Bytes,
             StoredMode::Part => Self::Part,
+            StoredMode::Direct => Self::Direct,
         }
     }
 }
