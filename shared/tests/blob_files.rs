@@ -178,3 +178,199 @@ async fn a_chunk_past_a_missing_partial_file_finds_the_blob_gone() {
         "no holed file was started"
     );
 }
+
+/// Every file of the store whose path names `video` (parts, posted files and claims included).
+fn everything_of(h: &Files, video: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    files_under(h.store.dir(), h.store.dir(), &mut files);
+    files.retain(|f| f.contains(video));
+    files
+}
+
+/// A body as the local server hands a part PUT or a form POST over.
+fn stream(
+    bytes: Vec<u8>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin {
+    futures_util::stream::iter(
+        bytes
+            .chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[tokio::test]
+async fn direct_parts_written_listed_and_concatenated_in_order() {
+    let h = setup().await.expect("store");
+    let key = "videos/vi31/source";
+    let id = h
+        .store
+        .start_direct(key, "video/mp4")
+        .await
+        .expect("started");
+    let (one, two) = (
+        blob_suite::data(5 * 1024 * 1024, 31),
+        blob_suite::data(10, 32),
+    );
+    // Out of order, and part 2 written twice: the second replaces the first, as on S3.
+    h.store
+        .write_part(key, &id, 2, stream(vec![9; 10]))
+        .await
+        .expect("part 2");
+    let etag_one = h
+        .store
+        .write_part(key, &id, 1, stream(one.clone()))
+        .await
+        .expect("part 1");
+    let etag_two = h
+        .store
+        .write_part(key, &id, 2, stream(two.clone()))
+        .await
+        .expect("part 2 again");
+    let parts = h.store.direct_parts(key, &id).await.expect("listed");
+    let listed: Vec<_> = parts
+        .iter()
+        .map(|p| (p.number, p.etag.clone(), p.size))
+        .collect();
+    assert_eq!(listed, [(1, etag_one, one.len() as u64), (2, etag_two, 10)]);
+    h.store
+        .finish_direct(key, &id, &parts)
+        .await
+        .expect("finished");
+    let mut whole = one;
+    whole.extend_from_slice(&two);
+    blob_suite::assert_same(&h.read(key).await, &whole);
+    // The upload is gone once finished: its parts can no longer be written or listed.
+    assert!(matches!(
+        h.store.write_part(key, &id, 3, stream(vec![1])).await,
+        Err(upload_tokens_core::store::blob_files::WriteError::Store(
+            StoreError::BlobGone(_)
+        ))
+    ));
+    assert!(matches!(
+        h.store.direct_parts(key, &id).await,
+        Err(StoreError::BlobGone(_))
+    ));
+    // An abort removes every part.
+    let aborted = h
+        .store
+        .start_direct("videos/vi32/source", "video/mp4")
+        .await
+        .expect("started");
+    h.store
+        .write_part("videos/vi32/source", &aborted, 1, stream(vec![1; 10]))
+        .await
+        .expect("part");
+    h.store
+        .abort_direct("videos/vi32/source", &aborted)
+        .await
+        .expect("aborted");
+    h.store
+        .abort_direct("videos/vi32/source", &aborted)
+        .await
+        .expect("again: not an error");
+    assert_eq!(everything_of(&h, "vi32"), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_posted_file_is_claimed_accepted_and_never_replaced_by_a_second_post() {
+    let h = setup().await.expect("store");
+    let key = "videos/vi33/source";
+    let first = blob_suite::data(700, 33);
+    h.store
+        .write_post(key, stream(first.clone()), 1000)
+        .await
+        .expect("posted");
+    // Over the form's limit: refused, nothing written.
+    assert!(matches!(
+        h.store
+            .write_post("videos/vi34/source", stream(vec![0; 1001]), 1000)
+            .await,
+        Err(upload_tokens_core::store::blob_files::WriteError::TooLarge(
+            1000
+        ))
+    ));
+    assert!(
+        h.store
+            .claim_direct_post("videos/vi34/source", 16)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    let claim = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("posted");
+    assert_eq!((claim.size, &claim.first[..]), (700, &first[..16]));
+    // Posted again after the claim: a new file, which the claim does not name.
+    h.store
+        .write_post(key, stream(blob_suite::data(500, 34)), 1000)
+        .await
+        .expect("posted again");
+    h.store
+        .accept_direct_post(key, &claim)
+        .await
+        .expect("accepted");
+    blob_suite::assert_same(&h.read(key).await, &first);
+    // A check interrupted before the video recorded the file finds the same claim again.
+    let again = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("kept");
+    assert_eq!(again, claim);
+    h.store
+        .accept_direct_post(key, &again)
+        .await
+        .expect("accepted again");
+    blob_suite::assert_same(&h.read(key).await, &first);
+    h.store
+        .drop_direct_post(key, &claim)
+        .await
+        .expect("dropped");
+    // The later post is claimable (and would be checked) but never replaced the accepted bytes.
+    let late = h
+        .store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("the later post");
+    assert_eq!(late.size, 500);
+    h.store.drop_direct_post(key, &late).await.expect("dropped");
+    assert!(
+        h.store
+            .claim_direct_post(key, 16)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    blob_suite::assert_same(&h.read(key).await, &first);
+    // Removing the video removes whatever was posted for it too.
+    h.store
+        .write_post(key, stream(vec![5; 10]), 1000)
+        .await
+        .expect("posted");
+    h.store
+        .claim_direct_post(key, 16)
+        .await
+        .expect("claimed")
+        .expect("posted");
+    h.store
+        .write_post(key, stream(vec![6; 10]), 1000)
+        .await
+        .expect("posted");
+    h.store
+        .remove(
+            key,
+            &BlobProgress {
+                completed: true,
+                ..BlobProgress::default()
+            },
+        )
+        .await
+        .expect("removed");
+    assert_eq!(everything_of(&h, "vi33"), Vec::<String>::new());
+}

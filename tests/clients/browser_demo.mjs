@@ -3,7 +3,7 @@
 // (chunked or progressive), waits for the result, keeps a screenshot, then downloads the stored
 // file from the page's link (trusting the server's certificate through NODE_EXTRA_CA_CERTS).
 //
-// usage: node browser_demo.mjs <https base url> <upload token> <file> <chunked|progressive>
+// usage: node browser_demo.mjs <https base url> <upload token> <file> <chunked|progressive|uppy>
 //                              <chunk MiB> <screenshot.png> [expect-refusal]
 // prints one JSON line: {"videoId", "link", "sha256", "bytes", "progressEvents"}; with
 // expect-refusal, the upload must fail in the page, and it prints {"refused": <the page's error>}
@@ -11,8 +11,8 @@ import { chromium } from "playwright-core";
 import { createHash } from "node:crypto";
 
 const [base, token, file, mode, chunkMiB, screenshot, expectation] = process.argv.slice(2);
-if (!screenshot || !["chunked", "progressive"].includes(mode)) {
-  console.error("usage: browser_demo.mjs <base> <token> <file> <chunked|progressive> <MiB> <png>");
+if (!screenshot || !["chunked", "progressive", "uppy"].includes(mode)) {
+  console.error("usage: browser_demo.mjs <base> <token> <file> <chunked|progressive|uppy> <MiB> <png>");
   process.exit(2);
 }
 
@@ -42,7 +42,7 @@ try {
   if ((await page.inputValue("#token")) !== token) throw new Error("the token was not prefilled from ?token=");
   if (!(await page.isHidden("#https-warning"))) throw new Error("the HTTPS warning shows over HTTPS");
   await page.setInputFiles("#file", file);
-  await page.check(mode === "progressive" ? "#mode-progressive" : "#mode-chunked");
+  await page.check(`#mode-${mode}`);
   await page.fill("#chunk-size", String(chunkMiB));
 
   // Sample the progress bar while the upload runs: it must move through intermediate values.
@@ -71,10 +71,15 @@ try {
     if (!/^vi[0-9A-Za-z]{22}$/.test(videoId)) throw new Error(`bad videoId ${videoId}`);
     await page.screenshot({ path: screenshot, fullPage: true });
 
-    const response = await fetch(link);
-    if (response.status !== 200) throw new Error(`download answered ${response.status}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    // Uppy's single POST has no link yet: its file is checked when the video is next read.
+    let bytes = Buffer.alloc(0);
+    let sha256 = null;
+    if (link !== "#") {
+      const response = await fetch(link);
+      if (response.status !== 200) throw new Error(`download answered ${response.status}`);
+      bytes = Buffer.from(await response.arrayBuffer());
+      sha256 = createHash("sha256").update(bytes).digest("hex");
+    }
     const intermediate = [...seen].filter((v) => v > 0 && v < 100).length;
     console.log(JSON.stringify({ videoId, link, sha256, bytes: bytes.length, status: status.trim(), intermediate, consoleErrors }));
     exitCode = 0;

@@ -56,7 +56,7 @@ fn drive_page(
     println!("{mode}: {line}");
     Uploaded {
         video_id: v["videoId"].as_str().expect("videoId").to_owned(),
-        sha256: v["sha256"].as_str().expect("sha256").to_owned(),
+        sha256: v["sha256"].as_str().unwrap_or_default().to_owned(),
         bytes: v["bytes"].as_u64().expect("bytes"),
         intermediate: v["intermediate"].as_u64().expect("intermediate"),
         console_errors: v["consoleErrors"].as_array().map_or(0, Vec::len),
@@ -119,7 +119,40 @@ async fn the_demo_page_uploads_with_the_official_uploader_in_chromium_over_https
             shot.display()
         );
     }
+    // Uppy's mode: straight to the store, the 12 MiB file as one POST form to the server's own
+    // signed URL; reading the video (with the API key, as a backend would) checks and completes
+    // it.
+    let shot = shots.join("demo-uppy.png");
+    let up = drive_page(&server.url(), &cert, &token, &file, "uppy", &shot);
+    assert_eq!(up.console_errors, 0, "uppy: errors in the page's console");
+    assert!(up.intermediate > 0, "uppy: the progress bar never moved");
+    let video = https_get(&server, &cert, &format!("/videos/{}", up.video_id));
+    assert_eq!(video["title"], "clip.mp4", "{video}");
+    let stored = std::fs::read(blobs.path(&format!("videos/{}/source", up.video_id)))
+        .expect("the stored file");
+    assert_eq!(
+        hex(&Sha256::digest(&stored)),
+        expected,
+        "uppy: stored bytes"
+    );
     server.stop().await.expect("server stops");
+}
+
+/// `GET <path>` over HTTPS with curl and the API key; the JSON answer.
+fn https_get(server: &local_api::Server, cert: &Path, path: &str) -> serde_json::Value {
+    let output = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--cacert"])
+        .arg(cert)
+        .args(["-u", &format!("{}:", server.project.api_key.expose())])
+        .arg(format!("{}{path}", server.url()))
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
 }
 
 /// A token whose `allowedOrigins` leaves out the page: the upload is refused in the browser
@@ -234,6 +267,38 @@ fn https_create_token_with(server: &local_api::Server, cert: &Path, body: &str) 
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn the_vendored_uppy_bundle_is_built_from_the_npm_packages() {
+    let clients = workspace().join("tests/clients");
+    let npm = clients.join("node_modules/@uppy/aws-s3/package.json");
+    if !test_gate::require_tool("vendored Uppy", &npm) {
+        return;
+    }
+    for package in ["@uppy/core", "@uppy/aws-s3"] {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(clients.join(format!("node_modules/{package}/package.json")))
+                .expect("package.json"),
+        )
+        .expect("JSON");
+        assert_eq!(manifest["version"], local_api::UPPY_VERSION, "{package}");
+    }
+    let output = Command::new("node")
+        .args(["build_demo_uppy.mjs", "--print"])
+        .current_dir(&clients)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout) == local_api::UPPY_JS,
+        "functions/local-api/assets/vendor/uppy-6.3.1.js is not what build_demo_uppy.mjs builds: \
+         run `node tests/clients/build_demo_uppy.mjs functions/local-api/assets/vendor/uppy-6.3.1.js`"
+    );
 }
 
 #[test]

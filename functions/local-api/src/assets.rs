@@ -1,6 +1,8 @@
 //! Static files the local server serves besides the API: the OpenAPI document and the `/demo`
 //! upload page with the official `@api.video/video-uploader` (vendored from npm, MIT; a test
-//! checks it is byte for byte the npm package's `dist/index.js`).
+//! checks it is byte for byte the npm package's `dist/index.js`) and Uppy's S3 uploader
+//! (`@uppy/core` + `@uppy/aws-s3`, bundled from npm by `tests/clients/build_demo_uppy.mjs`; a
+//! test rebuilds it and compares).
 
 use axum::body::Body;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -13,6 +15,12 @@ pub const VIDEO_UPLOADER_VERSION: &str = "1.1.6";
 
 /// Its `dist/index.js`, served at `/demo/video-uploader.js`.
 pub const VIDEO_UPLOADER_JS: &str = include_str!("../assets/vendor/video-uploader-1.1.6.js");
+
+/// The bundled `@uppy/core` and `@uppy/aws-s3` release.
+pub const UPPY_VERSION: &str = "6.3.1";
+
+/// The bundle, served at `/demo/uppy.js`: `window.UppyDirect = { Uppy, AwsS3 }`.
+pub const UPPY_JS: &str = include_str!("../assets/vendor/uppy-6.3.1.js");
 
 const DEMO_HTML: &str = include_str!("../assets/demo/index.html");
 const DEMO_JS: &str = include_str!("../assets/demo/demo.js");
@@ -33,6 +41,7 @@ pub fn serve(path: &str) -> Option<Response<Body>> {
         "/demo/demo.css" => ("text/css; charset=utf-8", DEMO_CSS),
         "/demo/favicon.svg" | "/favicon.ico" => ("image/svg+xml", DEMO_ICON),
         "/demo/video-uploader.js" => ("text/javascript; charset=utf-8", VIDEO_UPLOADER_JS),
+        "/demo/uppy.js" => ("text/javascript; charset=utf-8", UPPY_JS),
         _ => return None,
     };
     let mut response = Response::new(Body::from(body));

@@ -12,7 +12,7 @@ mod secret;
 mod serve;
 mod tls;
 
-pub use assets::{OPENAPI_YAML, VIDEO_UPLOADER_JS, VIDEO_UPLOADER_VERSION};
+pub use assets::{OPENAPI_YAML, UPPY_JS, UPPY_VERSION, VIDEO_UPLOADER_JS, VIDEO_UPLOADER_VERSION};
 pub use options::{Options, StoreKind, StoreOptions};
 pub use project::{DefaultProject, KeyOrigin};
 pub use serve::{ENVELOPE_BYTES, LAMBDA_EVENT_LIMIT, Server, start};

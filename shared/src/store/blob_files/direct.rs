@@ -213,10 +213,11 @@ impl FileBlobStore {
                 }
                 other => other.map_err(backend)?,
             }
-            if let Err(e) = std::fs::rename(&tmp, &path) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(backend(e));
-            }
+            let renamed = std::fs::rename(&tmp, &path);
+            // Accepted again (after an interrupted check), the blob already is this file: then
+            // rename(2) leaves both names in place, and the extra one goes here.
+            remove_if_present(&tmp).map_err(backend)?;
+            renamed.map_err(backend)?;
             sync_dir(parent).map_err(backend)
         })
         .await
