@@ -126,13 +126,19 @@ const S3_OPERATIONS: &[(&str, &[&str])] = &[
             "CompleteMultipartUpload",
             "DeleteObject",
             "GetObject",
+            "HeadObject",
             "ListParts",
         ],
     ),
     ("direct-create", &["CreateMultipartUpload"]),
     (
         "direct-list-parts",
-        &["AbortMultipartUpload", "DeleteObject", "ListParts"],
+        &[
+            "AbortMultipartUpload",
+            "DeleteObject",
+            "HeadObject",
+            "ListParts",
+        ],
     ),
     (
         "direct-object-created",
@@ -1248,6 +1254,29 @@ impl Bucket {
             .to_owned()
     }
 
+    /// The ETag of the object at `key`.
+    async fn etag(&self, key: &str) -> String {
+        self.s3
+            .head_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .expect("the object is there")
+            .e_tag()
+            .expect("an ETag")
+            .to_owned()
+    }
+
+    /// The ETag S3 gives a part of these bytes: their MD5, in hex.
+    fn part_etag(&self, bytes: &[u8]) -> String {
+        use md5::{Digest, Md5};
+        Md5::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Writes `bytes` at `key`, as a client's POST form does.
     async fn put(&self, key: &str, bytes: &[u8]) {
         self.s3
@@ -1784,6 +1813,58 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
         Expect::NotFound,
     )
     .await;
+    // The same, found by a completion (HeadObject answered 404: not completed either).
+    let (created, key, expired_upload) = run
+        .direct_create(
+            &s3("/multipart"),
+            Bytes::from_static(br#"{"filename":"e.mp4"}"#),
+        )
+        .await;
+    bucket
+        .abort_upload(created["videoId"].as_str().expect("videoId"))
+        .await;
+    run.media_call_expecting(
+        "direct-complete",
+        "POST",
+        &s3(&format!(
+            "/multipart/{expired_upload}/complete?key={}",
+            enc(&key)
+        )),
+        &json,
+        Bytes::from_static(
+            br#"{"parts":[{"PartNumber":1,"ETag":"0cc175b9c0f1b6a831c399e269772661"}]}"#,
+        ),
+        Expect::NotFound,
+    )
+    .await;
+    // Completed by an earlier attempt whose commit did not happen (a crash, a lost reply): the
+    // retried completion finds the object (HeadObject, its ETag that of these parts) and
+    // commits it.
+    let (created, key, lost) = run
+        .direct_create(
+            &s3("/multipart"),
+            Bytes::from_static(br#"{"filename":"l.mp4"}"#),
+        )
+        .await;
+    let video = created["videoId"].as_str().expect("videoId").to_owned();
+    bucket.complete_upload(&video, &[21u8; 10]).await;
+    let etag = bucket.etag(&key).await;
+    let listed =
+        serde_json::json!({"parts": [{"PartNumber": 1, "ETag": bucket.part_etag(&[21u8; 10])}]});
+    let done = run
+        .media_call(
+            "direct-complete",
+            "POST",
+            &s3(&format!("/multipart/{lost}/complete?key={}", enc(&key))),
+            &json,
+            Bytes::from(listed.to_string()),
+        )
+        .await;
+    assert_eq!(
+        done["videoId"],
+        video.as_str(),
+        "{done} (object ETag {etag})"
+    );
 
     for auth in credentials {
         let video = format!("/videos/{first}");

@@ -460,3 +460,184 @@ async fn direct_uploads_behind_api_gateway() {
     scenarios(&api, &Holdings::Unseen).await;
     deployment.stop().await;
 }
+
+/// Racing requests on one direct upload: completions of the same upload at once, and reads that
+/// settle the same posted file at once (what a bucket event and a backend's read do together).
+/// Each video ends uploaded once, with the file's bytes, counted once.
+async fn races(api: &Api) {
+    let token = token_with(api, r#"{"ttl":3600}"#).await;
+    let direct = Direct::new(api, &token);
+    let file = data(5 * MIB + 99, 41);
+    let (key, upload_id, video) = direct.create("race.mp4", "video/mp4").await;
+    let pieces: Vec<&[u8]> = file.chunks(5 * MIB).collect();
+    let mut parts = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let n = i as u32 + 1;
+        parts.push((n, direct.put_part(&key, &upload_id, n, piece).await));
+    }
+    let answers =
+        futures_util::future::join_all((0..4).map(|_| direct.complete(&key, &upload_id, &parts)))
+            .await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    for reply in &answers {
+        assert!(
+            reply.status == 200 || reply.status == 409,
+            "{}: {}",
+            reply.status,
+            reply.text
+        );
+    }
+    assert_eq!(stored_sha(api, &video).await, sha(&file));
+
+    let small = data(MIB + 5, 42);
+    let (posted, status) = direct.post("posted.mp4", "video/mp4", &small).await;
+    assert!((200..300).contains(&status), "form POST: {status}");
+    let reads = {
+        let path = format!("/videos/{posted}");
+        futures_util::future::join_all((0..6).map(|_| api.get(&path))).await
+    };
+    for reply in &reads {
+        assert!(
+            reply.status == 200 || reply.status == 409,
+            "{}: {}",
+            reply.status,
+            reply.text
+        );
+    }
+    assert_eq!(stored_sha(api, &posted).await, sha(&small));
+    let usage = api.get(&format!("/upload-tokens/{token}")).await;
+    assert_eq!(usage.json["uploads"], 2, "{}", usage.text);
+    assert_eq!(usage.json["completedUploads"], 2, "{}", usage.text);
+    assert_eq!(
+        usage.json["bytesReceived"],
+        json!(file.len() + small.len()),
+        "{}",
+        usage.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_direct_requests_on_the_embedded_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deployment = Deployment::local(options(dir.path(), StoreKind::Embedded, None)).await;
+    races(&Api::new(&deployment)).await;
+    deployment.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_direct_requests_on_dynamodb_and_s3() {
+    if test_gate::require_moto("racing_direct_requests_on_dynamodb_and_s3").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = support::table_name("direct-race");
+    let deployment = Deployment::local(options(dir.path(), StoreKind::Aws, Some(table))).await;
+    races(&Api::new(&deployment)).await;
+    deployment.stop().await;
+}
+
+/// A multipart upload completed in the store by a request whose commit did not happen (a crash
+/// after CompleteMultipartUpload, or its reply lost): listing its parts no longer removes it,
+/// and the client's completion, sent again, commits exactly those bytes.
+async fn lost_commit(api: &Api, complete_behind: impl AsyncFnOnce(&str, &str)) {
+    let token = token_with(api, r#"{"ttl":3600}"#).await;
+    let direct = Direct::new(api, &token);
+    let file = data(5 * MIB + 321, 51);
+    let (key, upload_id, video) = direct.create("lost.mp4", "video/mp4").await;
+    let mut parts = Vec::new();
+    for (i, piece) in file.chunks(5 * MIB).enumerate() {
+        let n = i as u32 + 1;
+        parts.push((n, direct.put_part(&key, &upload_id, n, piece).await));
+    }
+    complete_behind(&key, &upload_id).await;
+    let listed = direct.list(&key, &upload_id).await;
+    assert_eq!(listed.status, 400, "{}", listed.text);
+    assert_eq!(api.get(&format!("/videos/{video}")).await.status, 200);
+    // Other parts than those it was completed with are refused; the right ones commit it.
+    let wrong = direct
+        .complete(&key, &upload_id, &[(1, parts[0].1.clone())])
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.text);
+    let done = direct.complete(&key, &upload_id, &parts).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(stored_sha(api, &video).await, sha(&file));
+    let usage = api.get(&format!("/upload-tokens/{token}")).await;
+    assert_eq!(usage.json["completedUploads"], 1, "{}", usage.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_whose_commit_was_lost_commits_on_the_embedded_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deployment = Deployment::local(options(dir.path(), StoreKind::Embedded, None)).await;
+    let blobs = upload_tokens_core::store::blob_files::FileBlobStore::new(dir.path().join("blobs"))
+        .expect("the server's blob directory");
+    lost_commit(
+        &Api::new(&deployment),
+        async |key: &str, upload_id: &str| {
+            use upload_tokens_core::store::blob::BlobStore;
+            let parts = blobs.direct_parts(key, upload_id).await.expect("parts");
+            blobs
+                .finish_direct(key, upload_id, &parts)
+                .await
+                .expect("completed behind the server's back");
+        },
+    )
+    .await;
+    deployment.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_whose_commit_was_lost_commits_on_s3() {
+    if test_gate::require_moto("a_completion_whose_commit_was_lost_commits_on_s3").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = support::table_name("direct-lost");
+    let bucket = table.to_lowercase();
+    let deployment = Deployment::local(options(dir.path(), StoreKind::Aws, Some(table))).await;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    lost_commit(
+        &Api::new(&deployment),
+        async |key: &str, upload_id: &str| {
+            use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+            let listed = s3
+                .list_parts()
+                .bucket(&bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .expect("parts listed");
+            let parts = listed
+                .parts()
+                .iter()
+                .map(|p| {
+                    CompletedPart::builder()
+                        .set_part_number(p.part_number())
+                        .set_e_tag(p.e_tag().map(str::to_owned))
+                        .build()
+                })
+                .collect();
+            s3.complete_multipart_upload()
+                .bucket(&bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("completed behind the server's back");
+        },
+    )
+    .await;
+    deployment.stop().await;
+}

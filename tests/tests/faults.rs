@@ -644,3 +644,236 @@ async fn uploads_survive_a_failing_backend() {
             .join("\n")
     );
 }
+
+/// Any request of a direct upload, retried while the answer is a 5xx, a 409 or no answer at
+/// all (as Uppy retries); the final answer. `make` builds the request afresh each time.
+async fn retried(
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> (u16, String, reqwest::header::HeaderMap) {
+    let mut last = (0, String::new(), reqwest::header::HeaderMap::new());
+    for attempt in 1..=25u64 {
+        match make().timeout(Duration::from_secs(60)).send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let headers = r.headers().clone();
+                let text = r.text().await.unwrap_or_default();
+                if status < 500 && status != 409 {
+                    return (status, text, headers);
+                }
+                last = (status, text, headers);
+            }
+            Err(e) => {
+                last = (
+                    0,
+                    format!("no answer: {e}"),
+                    reqwest::header::HeaderMap::new(),
+                )
+            }
+        }
+        RETRIED.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(100 * attempt.min(10))).await;
+    }
+    last
+}
+
+/// One file straight to the store, as Uppy sends it: a multipart upload (create, per part a
+/// signature and a PUT to it, complete) or one POST form, every request retried; its video.
+async fn direct_upload(
+    api: &Api,
+    token: &str,
+    file: &[u8],
+    multipart: bool,
+) -> Result<String, String> {
+    let s3 = format!("{}/upload/{token}/s3", api.base);
+    let json = |t: &str| -> serde_json::Value { serde_json::from_str(t).unwrap_or_default() };
+    if !multipart {
+        let (status, text, _) = retried(|| {
+            api.http
+                .get(format!("{s3}/params?filename=f.mp4&type=video/mp4"))
+        })
+        .await;
+        if status != 200 {
+            return Err(format!("params: {status} {text}"));
+        }
+        let form = json(&text);
+        let (status, text, _) = retried(|| {
+            let mut multipart = reqwest::multipart::Form::new();
+            for (name, value) in form["fields"].as_object().into_iter().flatten() {
+                multipart =
+                    multipart.text(name.clone(), value.as_str().unwrap_or_default().to_owned());
+            }
+            multipart = multipart.part(
+                "file",
+                reqwest::multipart::Part::bytes(file.to_vec()).file_name("f.mp4"),
+            );
+            api.http
+                .post(form["url"].as_str().unwrap_or_default())
+                .multipart(multipart)
+        })
+        .await;
+        if !(200..300).contains(&status) {
+            return Err(format!("form POST: {status} {text}"));
+        }
+        return Ok(form["videoId"].as_str().unwrap_or_default().to_owned());
+    }
+    let (status, text, _) = retried(|| {
+        api.http
+            .post(format!("{s3}/multipart"))
+            .header("Content-Type", "application/json")
+            .body(r#"{"filename":"f.mp4","type":"video/mp4"}"#)
+    })
+    .await;
+    if status != 200 {
+        return Err(format!("create: {status} {text}"));
+    }
+    let created = json(&text);
+    let key = created["key"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('/', "%2F");
+    let upload_id = created["uploadId"].as_str().unwrap_or_default().to_owned();
+    let mut parts = Vec::new();
+    for (i, piece) in file.chunks(5 * MIB).enumerate() {
+        let n = i + 1;
+        let (status, text, _) = retried(|| {
+            api.http
+                .get(format!("{s3}/multipart/{upload_id}/{n}?key={key}"))
+        })
+        .await;
+        if status != 200 {
+            return Err(format!("sign part {n}: {status} {text}"));
+        }
+        let url = json(&text)["url"].as_str().unwrap_or_default().to_owned();
+        let (status, text, headers) = retried(|| api.http.put(&url).body(piece.to_vec())).await;
+        let etag = headers
+            .get("etag")
+            .and_then(|e| e.to_str().ok())
+            .map(str::to_owned);
+        match (status, etag) {
+            (200, Some(etag)) => parts.push(serde_json::json!({"PartNumber": n, "ETag": etag})),
+            _ => return Err(format!("part {n} PUT: {status} {text}")),
+        }
+    }
+    let body = serde_json::json!({ "parts": parts }).to_string();
+    let (status, text, _) = retried(|| {
+        api.http
+            .post(format!("{s3}/multipart/{upload_id}/complete?key={key}"))
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+    })
+    .await;
+    if status != 200 {
+        return Err(format!("complete: {status} {text}"));
+    }
+    Ok(created["videoId"].as_str().unwrap_or_default().to_owned())
+}
+
+/// S3-direct through the same failing backend: the server's DynamoDB and S3 calls, and the
+/// client's part PUTs and form POSTs to the presigned URLs (which name the server's endpoint,
+/// the proxy), fail, lose their replies or stall; a client retrying each request as Uppy does
+/// ends every upload byte for byte. (A create whose reply was lost and retried leaves an
+/// unfinished video that the abandoned-upload rule removes: it holds no acknowledged byte.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn direct_uploads_survive_a_failing_backend() {
+    let Some(moto) = test_gate::require_moto("direct_uploads_survive_a_failing_backend") else {
+        return;
+    };
+    let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261202u64);
+    let upstream: SocketAddr = moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("moto URL is http://<ip>:<port>");
+    let (proxy, proxy_url) = start_proxy(upstream, seed).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = support::table_name("faults-direct");
+    let mut config = Config::aws(dir.path(), &table);
+    config.endpoint = Some(proxy_url.clone());
+    let server = Server::start(&config);
+    let api = Arc::new(server.api());
+    // 8 multipart files (two or three parts) and 8 single POSTs, a token each.
+    let plans: Vec<(usize, bool)> = (0..16)
+        .map(|i| {
+            if i % 2 == 0 {
+                (5 * MIB + 1000 + i * MIB, true)
+            } else {
+                (200_000 + i * 10_000, false)
+            }
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for _ in 0..plans.len() {
+        tokens.push(token(&api).await);
+    }
+    proxy.armed.store(true, Ordering::SeqCst);
+    let limit = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut tasks = Vec::new();
+    for ((i, (size, multipart)), token) in plans.into_iter().enumerate().zip(tokens) {
+        let (api, limit) = (api.clone(), limit.clone());
+        let urls = (moto.trim_end_matches('/').to_owned(), proxy_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore");
+            let file = data(size, 9000 + i as u64);
+            let what = format!(
+                "file {i} ({size} B, {})",
+                if multipart { "multipart" } else { "POST" }
+            );
+            let id = direct_upload(&api, &token, &file, multipart)
+                .await
+                .map_err(|e| format!("{what}: {e}"))?;
+            match download_direct(&api, &id, &urls).await {
+                Ok(stored) if sha(&stored) == sha(&file) => Ok(()),
+                Ok(stored) => Err(format!(
+                    "{what}: video {id} holds {} B, not the {} B sent",
+                    stored.len(),
+                    file.len()
+                )),
+                Err(e) => Err(format!("{what}: video {id}: {e}")),
+            }
+        }));
+    }
+    let mut failures = Vec::new();
+    for task in tasks {
+        if let Err(e) = task.await.expect("upload task") {
+            failures.push(e);
+        }
+    }
+    proxy.armed.store(false, Ordering::SeqCst);
+    let c = &proxy.counts;
+    eprintln!(
+        "direct faults (seed {seed}): {} calls; 500 before {}, 500 after {}, reset after {}, delayed {}; {} requests retried",
+        c.calls.load(Ordering::Relaxed),
+        c.error_before.load(Ordering::Relaxed),
+        c.error_after.load(Ordering::Relaxed),
+        c.reset_after.load(Ordering::Relaxed),
+        c.delayed.load(Ordering::Relaxed),
+        RETRIED.load(Ordering::Relaxed),
+    );
+    let output = server.output();
+    server.kill();
+    assert!(
+        c.error_before.load(Ordering::Relaxed)
+            + c.error_after.load(Ordering::Relaxed)
+            + c.reset_after.load(Ordering::Relaxed)
+            > 0,
+        "no fault was injected"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of 16 direct uploads failed:\n{}\n--- server output (tail) ---\n{}",
+        failures.len(),
+        failures.join("\n"),
+        output
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

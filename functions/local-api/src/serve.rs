@@ -321,15 +321,20 @@ async fn serve_request(
     {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => {
-            return closing(too_large(format!(
-                "the local server accepts JSON bodies up to {MAX_JSON_BODY_BYTES} bytes on \
-                 this route"
-            )));
+            return closing(too_large(
+                format!(
+                    "the local server accepts JSON bodies up to {MAX_JSON_BODY_BYTES} bytes on \
+                     this route"
+                ),
+                admitted.spec().errors,
+            ));
         }
         Err(BodyError::TooSlow) => return closing(timed_out()),
         Err(BodyError::Broken) => return closing(bad_body()),
     };
-    if let Some(refusal) = shared.over_lambda_limit(&parts, bytes.len() as u64) {
+    if let Some(refusal) =
+        shared.over_lambda_limit(&parts, bytes.len() as u64, admitted.spec().errors)
+    {
         return refusal;
     }
     let request = http::Request::from_parts(parts, handlers::Body::from(bytes));
@@ -343,12 +348,13 @@ impl Shared {
         &self,
         parts: &http::request::Parts,
         body_len: u64,
+        format: handlers::ErrorFormat,
     ) -> Option<http::Response<Body>> {
         if !self.lambda_limits {
             return None;
         }
         let event = lambda_event_size(&parts.headers, parts.uri.to_string().len(), body_len);
-        (event > LAMBDA_EVENT_LIMIT as u64).then(|| too_large(lambda_detail(event)))
+        (event > LAMBDA_EVENT_LIMIT as u64).then(|| too_large(lambda_detail(event), format))
     }
 }
 
@@ -373,6 +379,7 @@ async fn serve_streamed(
         Ok(permit) => permit,
         Err(_) => return closing(too_busy()),
     };
+    let format = admitted.spec().errors;
     let announced = content_length(&parts.headers);
     let limit = if shared.lambda_limits {
         // The largest body whose event fits: base64 makes 3 bytes 4.
@@ -382,10 +389,10 @@ async fn serve_streamed(
         shared.max_streamed_body
     };
     if announced.is_some_and(|n| n > limit) {
-        if let Some(refusal) = shared.over_lambda_limit(&parts, announced.unwrap_or(0)) {
+        if let Some(refusal) = shared.over_lambda_limit(&parts, announced.unwrap_or(0), format) {
             return closing(refusal);
         }
-        return closing(too_large(streamed_too_large(limit)));
+        return closing(too_large(streamed_too_large(limit), format));
     }
     let watch = Arc::new(BodyWatch::default());
     let source = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
@@ -406,9 +413,9 @@ async fn serve_streamed(
     }
     match watch.failure() {
         Some(BodyError::TooLarge) if shared.lambda_limits => {
-            closing(too_large(lambda_detail(limit * 4 / 3)))
+            closing(too_large(lambda_detail(limit * 4 / 3), format))
         }
-        Some(BodyError::TooLarge) => closing(too_large(streamed_too_large(limit))),
+        Some(BodyError::TooLarge) => closing(too_large(streamed_too_large(limit), format)),
         Some(BodyError::TooSlow) => closing(timed_out()),
         Some(BodyError::Broken) => closing(bad_body()),
         // Answered before its body ended (a refusal): the rest is not read.
@@ -615,9 +622,10 @@ fn too_busy() -> http::Response<Body> {
     response
 }
 
-fn too_large(detail: String) -> http::Response<Body> {
+/// 413, in the errors' format of the route it was sent to (vidbeo's envelope on `/v2`).
+fn too_large(detail: String, format: handlers::ErrorFormat) -> http::Response<Body> {
     ApiError::PayloadTooLarge(detail)
-        .into_response()
+        .into_response_as(format)
         .map(Body::from)
 }
 

@@ -172,6 +172,21 @@ pub trait BlobStore: Send + Sync {
     /// Aborts `upload_id`; one already gone is not an error.
     async fn abort_direct(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
 
+    /// Whether `upload_id`, no longer listable, was completed under `key` (a completion whose
+    /// reply was lost, or a concurrent one): the blob's size if `key` holds its completion,
+    /// from exactly `parts` (number, ETag) when they are given. `None`: the upload is gone
+    /// (aborted), not completed.
+    async fn completed_direct(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Option<&[(u32, &str)]>,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Lets go of what a completion of `upload_id` kept to recognise itself, once the video
+    /// records the blob.
+    async fn forget_direct(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+
     /// Takes the single-request upload waiting under [`direct_post_key`]`(key)`, if one was
     /// posted: its size, its first `sniff` bytes, and a claim that names exactly these bytes
     /// (a form posted again meanwhile makes other bytes, which the claim does not name).

@@ -262,6 +262,19 @@ impl BlobStore for FileBlobStore {
         self.abort_direct_files(key, upload_id).await
     }
 
+    async fn completed_direct(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Option<&[(u32, &str)]>,
+    ) -> Result<Option<u64>, StoreError> {
+        self.completed_direct_files(key, upload_id, parts).await
+    }
+
+    async fn forget_direct(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.forget_direct_files(key, upload_id).await
+    }
+
     async fn claim_direct_post(
         &self,
         key: &str,

@@ -677,6 +677,20 @@ impl BlobStore for S3BlobStore {
         self.abort_upload(key, upload_id).await
     }
 
+    async fn completed_direct(
+        &self,
+        key: &str,
+        _upload_id: &str,
+        parts: Option<&[(u32, &str)]>,
+    ) -> Result<Option<u64>, StoreError> {
+        self.completed_object(key, parts).await
+    }
+
+    async fn forget_direct(&self, _key: &str, _upload_id: &str) -> Result<(), StoreError> {
+        // S3 keeps nothing of a completed upload but the object.
+        Ok(())
+    }
+
     async fn claim_direct_post(
         &self,
         key: &str,

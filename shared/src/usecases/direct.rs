@@ -357,28 +357,50 @@ pub async fn list_parts(
     parts_or_gone(deps, &record, upload_id).await
 }
 
-/// The parts of `record`'s upload; an upload gone from the store (aborted by the bucket's
-/// lifecycle rule) removes the video.
+/// The parts of `record`'s upload. An upload gone from the store was either aborted by the
+/// bucket's lifecycle rule (the video is removed: 404), or completed by a request whose commit
+/// did not happen (its reply lost, a crash): then it is completed again with its parts.
 async fn parts_or_gone(
     deps: DirectDeps<'_>,
     record: &VideoRecord,
     upload_id: &str,
 ) -> Result<Vec<DirectPart>, UseCaseError> {
-    match deps.blobs.direct_parts(&record.blob_key(), upload_id).await {
+    let key = record.blob_key();
+    match deps.blobs.direct_parts(&key, upload_id).await {
         Err(StoreError::BlobGone(what)) => {
-            tracing::warn!(video = %record.video.id, what, "a direct upload's parts are gone");
-            abandoned::remove(deps.videos, deps.blobs, record).await?;
-            Err(UseCaseError::UploadTargetNotFound(abandoned::GONE))
+            if deps
+                .blobs
+                .completed_direct(&key, upload_id, None)
+                .await?
+                .is_some()
+            {
+                return Err(UseCaseError::DirectInvalid(
+                    "this upload was completed: complete it again with its parts".into(),
+                ));
+            }
+            gone(deps, record, &what).await
         }
         other => Ok(other?),
     }
 }
 
+/// Removes `record`, whose upload the store no longer has (aborted by the lifecycle rule).
+async fn gone<T>(
+    deps: DirectDeps<'_>,
+    record: &VideoRecord,
+    what: &str,
+) -> Result<T, UseCaseError> {
+    tracing::warn!(video = %record.video.id, what, "a direct upload's parts are gone");
+    abandoned::remove(deps.videos, deps.blobs, record).await?;
+    Err(UseCaseError::UploadTargetNotFound(abandoned::GONE))
+}
+
 /// `POST multipart/{uploadId}/complete`: the server's check. It lists the parts itself (they
 /// must be the ones the client names), checks their sizes, the total against `maxFileBytes`
 /// and the file's first bytes against `allowedContentTypes`, then completes the video. A
-/// refusal removes the bytes and the video. A complete retried (its reply lost) finds the
-/// video uploaded.
+/// refusal removes the bytes and the video. A complete retried (its reply lost), or sent twice
+/// at once, finds the video uploaded, or the store's completion of exactly these parts and
+/// commits it: never a second video, never other bytes.
 pub async fn complete(
     deps: DirectDeps<'_>,
     token: &UploadToken,
@@ -390,12 +412,78 @@ pub async fn complete(
     if record.progress.completed {
         return Ok(record);
     }
-    let parts = parts_or_gone(deps, &record, upload_id).await?;
-    let listed: Vec<(u32, &str)> = parts.iter().map(|p| (p.number, p.etag.as_str())).collect();
     let named: Vec<(u32, &str)> = claimed
         .iter()
         .map(|(n, etag)| (*n, etag.trim_matches('"')))
         .collect();
+    let total = match deps.blobs.direct_parts(key, upload_id).await {
+        Ok(parts) => {
+            let total = checked_parts(&parts, &named)?;
+            if let Err(refusal) = check_size(&deps, &token.policy, total) {
+                refuse(deps, &record).await;
+                return Err(refusal);
+            }
+            match deps.blobs.finish_direct(key, upload_id, &parts).await {
+                Ok(()) => total,
+                // A concurrent complete got there first: its object is these parts, or not.
+                Err(e) => match deps
+                    .blobs
+                    .completed_direct(key, upload_id, Some(&named))
+                    .await?
+                {
+                    Some(size) => size,
+                    None => return completed_meanwhile(deps, &record, e.into()).await,
+                },
+            }
+        }
+        Err(StoreError::BlobGone(what)) => {
+            match deps
+                .blobs
+                .completed_direct(key, upload_id, Some(&named))
+                .await?
+            {
+                // Completed by an earlier attempt whose commit did not happen.
+                Some(size) => size,
+                None if deps
+                    .blobs
+                    .completed_direct(key, upload_id, None)
+                    .await?
+                    .is_some() =>
+                {
+                    return completed_meanwhile(
+                        deps,
+                        &record,
+                        UseCaseError::DirectInvalid(
+                            "the parts named are not the ones this upload was completed with"
+                                .into(),
+                        ),
+                    )
+                    .await;
+                }
+                None => return gone(deps, &record, &what).await,
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(refusal) = check_size(&deps, &token.policy, total) {
+        refuse(deps, &record).await;
+        return Err(refusal);
+    }
+    let first = deps.blobs.read_start(key, SNIFF_BYTES).await?;
+    if let Err(refusal) = token.policy.check_file_start(&first, true) {
+        refuse(deps, &record).await;
+        return Err(refusal.into());
+    }
+    let committed = commit(deps, record, total).await?;
+    if let Err(e) = deps.blobs.forget_direct(key, upload_id).await {
+        tracing::warn!(error = %crate::internal::ErrorChain(&e), video = %committed.video.id, "a completed upload's parts were not let go (removed with the video)");
+    }
+    Ok(committed)
+}
+
+/// The parts the store lists, checked against those the client names; their total size.
+fn checked_parts(parts: &[DirectPart], named: &[(u32, &str)]) -> Result<u64, UseCaseError> {
+    let listed: Vec<(u32, &str)> = parts.iter().map(|p| (p.number, p.etag.as_str())).collect();
     if parts.is_empty() || listed != named {
         return Err(UseCaseError::DirectInvalid(format!(
             "the parts named ({}) are not the {} part(s) the store holds: list them \
@@ -412,24 +500,19 @@ pub async fn complete(
             small.number, small.size
         )));
     }
-    let total: u64 = parts.iter().map(|p| p.size).sum();
-    if let Err(refusal) = check_size(&deps, &token.policy, total) {
-        refuse(deps, &record).await;
-        return Err(refusal);
+    Ok(parts.iter().map(|p| p.size).sum())
+}
+
+/// `record` as it is now if a concurrent request completed it, else `error`.
+async fn completed_meanwhile(
+    deps: DirectDeps<'_>,
+    record: &VideoRecord,
+    error: UseCaseError,
+) -> Result<VideoRecord, UseCaseError> {
+    match deps.videos.get_video(&record.video.id).await? {
+        Some(now) if now.progress.completed => Ok(now),
+        _ => Err(error),
     }
-    if let Err(e) = deps.blobs.finish_direct(key, upload_id, &parts).await {
-        // A concurrent complete (or a retry whose first attempt completed) got there first.
-        return match deps.videos.get_video(&record.video.id).await? {
-            Some(now) if now.progress.completed => Ok(now),
-            _ => Err(e.into()),
-        };
-    }
-    let first = deps.blobs.read_start(key, SNIFF_BYTES).await?;
-    if let Err(refusal) = token.policy.check_file_start(&first, true) {
-        refuse(deps, &record).await;
-        return Err(refusal.into());
-    }
-    commit(deps, record, total).await
 }
 
 /// The size of a direct upload against the deployment's maximum and the token's.

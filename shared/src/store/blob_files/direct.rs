@@ -83,11 +83,65 @@ impl FileBlobStore {
         parts: &[DirectPart],
     ) -> Result<(), StoreError> {
         let dir = self.upload_dir(key, upload_id)?;
+        let done = self.completed_dir(key, upload_id)?;
         let path = self.checked(key)?;
         let parts = parts.to_vec();
-        tokio::task::spawn_blocking(move || concatenate(&dir, &path, &parts))
+        tokio::task::spawn_blocking(move || concatenate(&dir, &done, &path, &parts))
             .await
             .map_err(StoreError::backend)?
+    }
+
+    /// Where a completed upload's parts stay until the video records the blob: what
+    /// [`Self::completed_direct_files`] recognises a completion by.
+    fn completed_dir(&self, key: &str, upload_id: &str) -> Result<PathBuf, StoreError> {
+        let mut dir = self.upload_dir(key, upload_id)?.into_os_string();
+        dir.push(".completed");
+        Ok(PathBuf::from(dir))
+    }
+
+    pub(super) async fn completed_direct_files(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Option<&[(u32, &str)]>,
+    ) -> Result<Option<u64>, StoreError> {
+        let done = self.completed_dir(key, upload_id)?;
+        let path = self.checked(key)?;
+        let parts: Option<Vec<(u32, String)>> =
+            parts.map(|p| p.iter().map(|(n, e)| (*n, (*e).to_owned())).collect());
+        tokio::task::spawn_blocking(move || {
+            let listed = match list_parts(&done) {
+                Err(StoreError::BlobGone(_)) => return Ok(None),
+                other => other?,
+            };
+            let size = match std::fs::metadata(&path) {
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                other => other.map_err(backend)?.len(),
+            };
+            let same = parts.is_none_or(|parts| {
+                listed
+                    .iter()
+                    .map(|p| (p.number, p.etag.as_str()))
+                    .eq(parts.iter().map(|(n, e)| (*n, e.as_str())))
+            });
+            Ok(same.then_some(size))
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
+    pub(super) async fn forget_direct_files(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        let done = self.completed_dir(key, upload_id)?;
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&done) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(e)),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(StoreError::backend)?
     }
 
     pub(super) async fn abort_direct_files(
@@ -405,7 +459,15 @@ fn list_parts(dir: &Path) -> Result<Vec<DirectPart>, StoreError> {
 
 /// Completes a local multipart upload: `parts` (every part but the last at least 5 MiB, as S3
 /// wants) concatenated into the partial file, fsynced, renamed into place; the parts removed.
-fn concatenate(dir: &Path, path: &Path, parts: &[DirectPart]) -> Result<(), StoreError> {
+/// Writes `parts` (of the upload in `dir`) one after another to `path`, then moves the parts
+/// to `done`, where they stay until the video records the blob ([`FileBlobStore::forget_direct_files`]).
+/// Two completions at once each write a file of their own, and the same bytes.
+fn concatenate(
+    dir: &Path,
+    done: &Path,
+    path: &Path,
+    parts: &[DirectPart],
+) -> Result<(), StoreError> {
     if let Some((_, full)) = parts.split_last()
         && let Some(small) = full.iter().find(|p| p.size < MIN_PART_BYTES)
     {
@@ -419,7 +481,9 @@ fn concatenate(dir: &Path, path: &Path, parts: &[DirectPart]) -> Result<(), Stor
         .parent()
         .ok_or_else(|| StoreError::from(InternalError::new("a blob path has no parent")))?;
     crate::store::private::create_private_dir(parent).map_err(backend)?;
-    let target = partial(path);
+    let mut target = partial(path).into_os_string();
+    target.push(format!("-{}", random_alphanumeric(12)));
+    let target = PathBuf::from(target);
     let mut out = crate::store::private::private_file_options()
         .write(true)
         .create(true)
@@ -430,6 +494,8 @@ fn concatenate(dir: &Path, path: &Path, parts: &[DirectPart]) -> Result<(), Stor
         let name = dir.join(format!("{:05}-{}", part.number, part.etag));
         let mut file = match std::fs::File::open(&name) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
+                drop(out);
+                let _ = std::fs::remove_file(&target);
                 return Err(StoreError::BlobGone(format!("part {}", part.number)));
             }
             other => other.map_err(backend)?,
@@ -440,7 +506,14 @@ fn concatenate(dir: &Path, path: &Path, parts: &[DirectPart]) -> Result<(), Stor
     out.sync_all().map_err(backend)?;
     std::fs::rename(&target, path).map_err(backend)?;
     sync_dir(parent).map_err(backend)?;
-    std::fs::remove_dir_all(dir).map_err(backend)?;
+    match std::fs::rename(dir, done) {
+        // A concurrent completion moved them first.
+        Err(e) if e.kind() == ErrorKind::NotFound && done.exists() => {}
+        other => other.map_err(backend)?,
+    }
+    if let Some(parts_dir) = dir.parent() {
+        sync_dir(parts_dir).map_err(backend)?;
+    }
     Ok(())
 }
 

@@ -191,6 +191,36 @@ impl S3BlobStore {
         self.complete_upload(key, upload_id, parts).await
     }
 
+    /// The size of the object at `key` if it is there and, with `parts`, its ETag is the one S3
+    /// gives the completion of exactly these parts (the MD5 of their MD5s, `-<count>`).
+    pub(super) async fn completed_object(
+        &self,
+        key: &str,
+        parts: Option<&[(u32, &str)]>,
+    ) -> Result<Option<u64>, StoreError> {
+        let head = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => head,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) => return Err(StoreError::backend(e)),
+        };
+        let size = head
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
+        let Some(parts) = parts else {
+            return Ok(Some(size));
+        };
+        let etag = head.e_tag().map(|e| e.trim_matches('"'));
+        Ok((etag.is_some() && etag == multipart_etag(parts).as_deref()).then_some(size))
+    }
+
     pub(super) async fn claim_post(
         &self,
         key: &str,
@@ -302,5 +332,43 @@ impl S3BlobStore {
             .await
             .map_err(StoreError::backend)?
             .into_bytes())
+    }
+}
+
+/// The ETag S3 gives the completion of a multipart upload of `parts` (number, ETag; each part's
+/// ETag the hex MD5 of its bytes): the MD5 of the parts' MD5s, then `-` and their count. `None`
+/// if an ETag is not an MD5 (then the object cannot be recognised this way).
+fn multipart_etag(parts: &[(u32, &str)]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut all = Md5::new();
+    for (_, etag) in parts {
+        let etag = etag.trim_matches('"');
+        if etag.len() != 32 {
+            return None;
+        }
+        for i in (0..32).step_by(2) {
+            all.update([u8::from_str_radix(etag.get(i..i + 2)?, 16).ok()?]);
+        }
+    }
+    let digest = all.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{hex}-{}", parts.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::multipart_etag;
+
+    #[test]
+    fn the_etag_of_a_completed_upload_is_the_md5_of_its_parts_md5s() {
+        // Parts "a" and "b": their ETags are their MD5s; S3 (and moto) answer this for the
+        // object (Python: md5(md5(b"a").digest() + md5(b"b").digest()).hexdigest() + "-2").
+        let a = "0cc175b9c0f1b6a831c399e269772661";
+        let b = "\"92eb5ffee6ae2fec3ad71c777531578f\"";
+        assert_eq!(
+            multipart_etag(&[(1, a), (2, b)]).as_deref(),
+            Some("96e024ba2074fe77e8e965ba43a704be-2")
+        );
+        assert_eq!(multipart_etag(&[(1, "not-an-md5")]), None);
     }
 }
