@@ -164,12 +164,18 @@ impl S3BlobStore {
         Ok(())
     }
 
-    async fn create_upload(&self, key: &str) -> Result<String, StoreError> {
+    /// Starts a multipart upload of `key` (of `content_type`, if given); its id.
+    async fn create_upload(
+        &self,
+        key: &str,
+        content_type: Option<&str>,
+    ) -> Result<String, StoreError> {
         let out = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
+            .set_content_type(content_type.map(str::to_owned))
             .send()
             .await
             .map_err(StoreError::backend)?;
@@ -283,7 +289,7 @@ impl S3BlobStore {
         progress: &BlobProgress,
     ) -> Result<(String, Vec<String>), StoreError> {
         let committed = progress.written - progress.staged;
-        let id = self.create_upload(key).await?;
+        let id = self.create_upload(key, None).await?;
         let mut parts = Vec::new();
         let mut from = 0;
         while from < committed {
@@ -517,7 +523,7 @@ impl BlobStore for S3BlobStore {
                 // Only this request writes the blob (it holds the lease) and no upload is
                 // committed yet: any upload of the key is left from a failed attempt.
                 self.abort_uploads_of(key).await?;
-                let id = self.create_upload(key).await?;
+                let id = self.create_upload(key, None).await?;
                 next.upload_id = Some(id.clone());
                 id
             }

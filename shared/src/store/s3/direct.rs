@@ -27,20 +27,7 @@ impl S3BlobStore {
         key: &str,
         content_type: &str,
     ) -> Result<String, StoreError> {
-        let out = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .send()
-            .await
-            .map_err(StoreError::backend)?;
-        out.upload_id().map(str::to_owned).ok_or_else(|| {
-            StoreError::backend(InternalError::new(
-                "CreateMultipartUpload returned no UploadId",
-            ))
-        })
+        self.create_upload(key, Some(content_type)).await
     }
 
     pub(super) async fn presign_part(
