@@ -8,6 +8,7 @@ mod secret_hash;
 mod time;
 mod token;
 mod ttl;
+mod tus;
 mod upload;
 mod video;
 
@@ -27,7 +28,11 @@ pub use secret_hash::SecretHash;
 pub use time::{Clock, ManualClock, SystemClock, format_timestamp};
 pub use token::{CreationOrder, TokenUsage, UploadToken, truncate_to_millis};
 pub use ttl::{InvalidTtl, Ttl};
+pub use tus::{
+    DeclaredLength, InvalidTusHeader, MAX_METADATA_BYTES, TUS_EXTENSIONS, TUS_PATCH_TYPE,
+    TUS_VERSION, UploadMetadata, is_patch_type, parse_size, supported_version,
+};
 pub use upload::{
-    IncomingChunk, ReceivedChunk, UploadMode, UploadProgress, UploadRuleError, Verdict,
+    IncomingChunk, ReceivedChunk, TusUpload, UploadMode, UploadProgress, UploadRuleError, Verdict,
 };
 pub use video::{InvalidVideoAttribute, Metadata, Video, VideoPatch, title_from_file_name};

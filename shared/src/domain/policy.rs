@@ -88,6 +88,10 @@ fn essence(content_type: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin(String);
 
+/// The longest origin accepted: `http://` and a 253-character name. The OpenAPI contract states
+/// the same `maxLength`, so that the two agree on every string.
+pub const MAX_ORIGIN_LEN: usize = 260;
+
 /// A DNS name (letters, digits, hyphens; labels 1 to 63 long, not starting or ending with a
 /// hyphen), an IPv4 literal, or a bracketed IPv6 literal.
 fn valid_host(host: &str) -> bool {
@@ -117,6 +121,9 @@ fn valid_host(host: &str) -> bool {
 impl Origin {
     /// Accepts `http://host[:port]` or `https://host[:port]`, nothing before or after.
     pub fn parse(s: &str) -> Option<Self> {
+        if s.len() > MAX_ORIGIN_LEN {
+            return None;
+        }
         let lower = s.to_ascii_lowercase();
         let (scheme, rest) = lower.split_once("://")?;
         let default_port = match scheme {
@@ -767,6 +774,8 @@ mod tests {
             "https://1.2.3",
             "null",
             "*",
+            // A 251-character name, but 264 characters in all.
+            &format!("https://{}:8443", vec!["a".repeat(62); 4].join(".")),
         ] {
             assert!(Origin::parse(bad).is_none(), "{bad}");
             assert_eq!(
@@ -781,6 +790,12 @@ mod tests {
             "https://127.0.0.1:8443",
             "http://[::1]:3000",
             "https://xn--bcher-kva.example",
+            // 260 characters: the longest.
+            &format!(
+                "http://{}.{}",
+                vec!["a".repeat(63); 3].join("."),
+                "a".repeat(61)
+            ),
         ] {
             assert!(Origin::parse(good).is_some(), "{good}");
         }

@@ -44,6 +44,16 @@ pub struct UploadProgress {
     pub received_bytes: u64,
     /// The file is complete.
     pub completed: bool,
+    /// Created by tus (SPEC §10): a byte-range upload whose length may be told at creation, or
+    /// later, and which only tus requests continue.
+    pub tus: Option<TusUpload>,
+}
+
+/// What a tus creation said that HEAD repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TusUpload {
+    /// `Upload-Metadata` as sent, if any.
+    pub metadata: Option<String>,
 }
 
 /// A chunk as it arrives.
@@ -288,6 +298,21 @@ impl UploadProgress {
                 sha256: chunk.sha256.clone(),
             },
         })
+    }
+
+    /// A tus upload just created: nothing received, its length known or deferred.
+    pub fn tus(length: Option<u64>, metadata: Option<String>) -> Self {
+        Self {
+            mode: Some(UploadMode::Bytes),
+            total: length,
+            tus: Some(TusUpload { metadata }),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the upload's length is yet to be told (tus `Upload-Defer-Length`).
+    pub fn length_deferred(&self) -> bool {
+        self.total.is_none() && !self.completed
     }
 
     /// A direct upload (S3-direct) about to be written by the client itself.

@@ -1,11 +1,14 @@
-//! CORS for `/upload`: browsers upload straight to it from the page that holds the token.
+//! CORS for the upload routes: browsers upload straight to them from the page that holds the
+//! token (`/upload`, S3-direct's signing routes, tus).
 
 use super::{Response, respond};
 use http::{HeaderValue, header};
 
 const ALLOW_METHODS: &str = "POST, OPTIONS";
 const ALLOW_HEADERS: &str = "content-range, content-type, authorization, accept, \
-     av-origin-client, av-origin-app, av-origin-sdk";
+     av-origin-client, av-origin-app, av-origin-sdk, tus-resumable, upload-length, \
+     upload-defer-length, upload-offset, upload-metadata, x-http-method-override, \
+     x-requested-with";
 
 /// Adds `Access-Control-Allow-Origin` (the configured origin, `*` by default).
 pub fn allow_origin(mut response: Response, origin: &str) -> Response {

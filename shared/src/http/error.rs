@@ -18,8 +18,8 @@ pub enum ErrorFormat {
     Envelope,
     /// `{"message": "…"}` (Uppy's S3 plugin shows `message`).
     Message,
-    /// A plain-text sentence (tus clients show the body as is).
-    Text,
+    /// A plain-text sentence (tus clients show the body as is), with `Tus-Resumable`.
+    Tus,
 }
 
 /// Why a request failed.
@@ -142,7 +142,7 @@ impl ApiError {
             ErrorFormat::Problem => respond::problem(status, &problem),
             ErrorFormat::Envelope => respond::envelope_error(status, &problem),
             ErrorFormat::Message => respond::message_error(status, &problem),
-            ErrorFormat::Text => respond::text_error(status, &problem),
+            ErrorFormat::Tus => super::tus::with_tus_headers(respond::text_error(status, &problem)),
         };
         let headers = response.headers_mut();
         match &self {
@@ -203,6 +203,11 @@ impl From<UseCaseError> for ApiError {
                 Slug::DownloadLinkInvalid,
                 None,
                 "ask the API for the video again to get a fresh assets.mp4 link",
+            ),
+            UseCaseError::UploadComplete => ApiError::reject(
+                Slug::TusUploadComplete,
+                None,
+                "this upload is complete: it is a video now, which DELETE /videos/{videoId} with the API key removes",
             ),
             UseCaseError::Busy => ApiError::reject(
                 Slug::VideoBusy,

@@ -18,6 +18,7 @@ mod sessions;
 mod slug;
 mod token_fields;
 mod tokens;
+mod tus;
 mod upload;
 mod videos;
 

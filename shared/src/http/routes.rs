@@ -12,7 +12,7 @@
 
 use super::respond::finish;
 use super::{ApiError, App, AppWithBlobs, ErrorFormat, Request, Response, authn, cors};
-use super::{direct, named_tokens, sessions, tokens, upload, videos};
+use super::{direct, named_tokens, sessions, tokens, tus, upload, videos};
 use crate::auth::Principal;
 use crate::domain::UploadToken;
 use crate::internal::InternalError;
@@ -313,6 +313,59 @@ pub static MEDIA_ROUTES: &[Route<AppWithBlobs>] = &[
         |s, c| Box::pin(direct::complete(s, c)),
     )
     .errors(ErrorFormat::Message),
+    // tus 1.0 (SPEC §10), on an upload token in the path.
+    row(
+        "OPTIONS",
+        "/upload/{token}/tus",
+        Token,
+        Some("tus-options"),
+        |s, c| Box::pin(tus::options(s, c)),
+    )
+    .errors(ErrorFormat::Tus),
+    row(
+        "POST",
+        "/upload/{token}/tus",
+        Token,
+        Some("tus-create"),
+        |s, c| Box::pin(tus::create(s, c)),
+    )
+    .streaming()
+    .errors(ErrorFormat::Tus),
+    row(
+        "HEAD",
+        "/upload/{token}/tus/{videoId}",
+        Token,
+        Some("tus-head"),
+        |s, c| Box::pin(tus::head(s, c)),
+    )
+    .errors(ErrorFormat::Tus),
+    row(
+        "PATCH",
+        "/upload/{token}/tus/{videoId}",
+        Token,
+        Some("tus-patch"),
+        |s, c| Box::pin(tus::patch(s, c)),
+    )
+    .streaming()
+    .errors(ErrorFormat::Tus),
+    // What clients send where PATCH cannot go: `X-HTTP-Method-Override: PATCH`.
+    row(
+        "POST",
+        "/upload/{token}/tus/{videoId}",
+        Token,
+        Some("tus-patch"),
+        |s, c| Box::pin(tus::patch(s, c)),
+    )
+    .streaming()
+    .errors(ErrorFormat::Tus),
+    row(
+        "DELETE",
+        "/upload/{token}/tus/{videoId}",
+        Token,
+        Some("tus-delete"),
+        |s, c| Box::pin(tus::delete(s, c)),
+    )
+    .errors(ErrorFormat::Tus),
     row(
         "GET",
         "/videos/{videoId}",
@@ -644,7 +697,7 @@ fn with_cors<S: RouteState>(state: &S, spec: &RouteSpec, response: Response) -> 
 }
 
 /// The order methods are listed in `Allow`.
-const METHOD_ORDER: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+const METHOD_ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 fn not_allowed(path: &str, mut methods: Vec<&'static str>) -> Response {
     methods.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));

@@ -105,6 +105,18 @@ slugs! {
     DirectUploadForbidden = ("direct-upload-forbidden", 403, "This key or upload id is not this token's."),
     /// A direct-upload request that cannot be served (a part number, parts that differ from the store's).
     DirectUploadInvalid = ("direct-upload-invalid", 400, "The direct upload request is invalid."),
+    /// A tus request without `Tus-Resumable: 1.0.0`.
+    TusVersionUnsupported = ("tus-version-unsupported", 412, "This server speaks tus 1.0.0."),
+    /// A tus header that is missing or malformed.
+    TusHeaderInvalid = ("tus-header-invalid", 400, "A tus header is missing or invalid."),
+    /// A tus PATCH whose `Upload-Offset` is not the upload's offset.
+    TusOffsetMismatch = ("tus-offset-mismatch", 409, "Upload-Offset is not the upload's offset."),
+    /// A tus PATCH (or creation with data) whose body is not `application/offset+octet-stream`.
+    TusContentTypeInvalid = ("tus-content-type-invalid", 415, "Upload bytes are sent as application/offset+octet-stream."),
+    /// A tus upload past `Tus-Max-Size`, or past its own `Upload-Length`.
+    TusUploadTooLarge = ("tus-upload-too-large", 413, "The upload is larger than allowed."),
+    /// A tus termination of a complete upload (a video: its project's API key deletes it).
+    TusUploadComplete = ("tus-upload-complete", 403, "The upload is complete; the API key deletes videos."),
     /// A list cursor that was forged, altered, or made for another project.
     CursorInvalid = ("invalid-cursor", 400, "The cursor is invalid."),
     /// Conditional writes kept losing to concurrent changes.

@@ -441,6 +441,11 @@ impl Joined<'_> {
 /// the last taking the rest (so it has between `piece` and `2 × piece` bytes), or one part when
 /// `total` is below two pieces.
 fn cut(total: u64, piece: u64) -> Vec<(u64, u64)> {
+    // Nothing to cut: a 0-byte end of an upload whose parts are all written (tus tells a
+    // deferred length with an empty PATCH) completes with the parts there are.
+    if total == 0 {
+        return Vec::new();
+    }
     let n = (total / piece).max(1);
     (0..n)
         .map(|i| {

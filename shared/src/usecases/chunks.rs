@@ -9,9 +9,9 @@ use super::abandoned;
 use super::lease::Leases;
 use super::retry::{Attempt, until_done};
 use crate::domain::{
-    Clock, ContentRange, IncomingChunk, PolicyViolation, SNIFF_BYTES, TokenPolicy, UploadMode,
-    UploadProgress, UploadToken, Verdict, Video, VideoId, random_alphanumeric,
-    title_from_file_name,
+    Clock, ContentRange, IncomingChunk, PolicyViolation, ReceivedChunk, SNIFF_BYTES, TokenPolicy,
+    UploadMode, UploadProgress, UploadRuleError, UploadToken, Verdict, Video, VideoId,
+    random_alphanumeric, title_from_file_name,
 };
 use crate::internal::{ErrorChain, InternalError, crash_point};
 use crate::store::blob::{BlobProgress, BlobStore};
@@ -87,7 +87,7 @@ pub async fn accept_upload_chunk(
     let record = match video_id {
         Some(video) => named_video(deps, token, video).await?,
         None if continues_an_upload(&chunk.range) => continued_upload(deps, token, &range).await?,
-        None => match earlier_first_chunk(deps, token, &chunk, holder).await? {
+        None => match earlier_first_chunk(deps, token, &chunk, holder, false).await? {
             Some(Earlier::Resent(record)) => {
                 return Ok(Accepted {
                     record,
@@ -101,7 +101,16 @@ pub async fn accept_upload_chunk(
                 }
                 record
             }
-            None => new_video(deps, token, file_name, holder).await?,
+            None => {
+                new_video(
+                    deps,
+                    token,
+                    file_name,
+                    UploadProgress::default(),
+                    Some(holder),
+                )
+                .await?
+            }
         },
     };
     write_chunk_as(deps, record, &chunk, &data, holder).await
@@ -125,11 +134,11 @@ pub async fn write_chunk(
 }
 
 /// A lease holder unique to one request.
-fn new_holder() -> String {
+pub(super) fn new_holder() -> String {
     random_alphanumeric(20)
 }
 
-async fn write_chunk_as(
+pub(super) async fn write_chunk_as(
     deps: ChunkDeps<'_>,
     record: VideoRecord,
     chunk: &IncomingChunk,
@@ -190,6 +199,101 @@ async fn write_once(
         Verdict::Accept { last, chunk } => (last, chunk),
     };
     check_policy(deps, &record.progress, chunk, data).await?;
+    store_under_lease(deps, record, chunk, received, last, data, holder).await
+}
+
+/// Tells a byte-range upload whose length was deferred (tus `Upload-Defer-Length`) that its
+/// length is `total`, with no bytes (a tus PATCH whose body is empty). When `total` is what was
+/// received, this completes the file: the blob is finished under the write lease and the
+/// completion committed like a last chunk, of 0 bytes. Telling the same length again is a retry.
+pub async fn tell_length(
+    deps: ChunkDeps<'_>,
+    record: VideoRecord,
+    total: u64,
+) -> Result<VideoRecord, UseCaseError> {
+    let id = &record.video.id;
+    let record = &record;
+    let holder = &new_holder();
+    until_done(move |attempt| async move {
+        let record = if attempt == 0 {
+            record.clone()
+        } else {
+            deps.videos
+                .get_video(id)
+                .await?
+                .ok_or(UseCaseError::UploadTargetNotFound(
+                    "the video was deleted during the upload",
+                ))?
+        };
+        let progress = &record.progress;
+        let received = progress.received_bytes;
+        match progress.total {
+            Some(was) if was == total => return Ok(Attempt::Done(record)),
+            Some(was) => {
+                return Err(UploadRuleError::TotalChanged { was, now: total }.into());
+            }
+            None if total < received => {
+                return Err(UploadRuleError::PastTotal { total }.into());
+            }
+            None if total > deps.max_file_bytes => {
+                return Err(UploadRuleError::TooLarge {
+                    max: deps.max_file_bytes,
+                }
+                .into());
+            }
+            None => deps.policy.check_size(total)?,
+        }
+        if total > received {
+            let mut next = record.clone();
+            next.progress.total = Some(total);
+            next.version += 1;
+            next.video.updated_at = deps.clock.now();
+            return Ok(if deps.videos.update_video(&next, None).await? {
+                Attempt::Done(next)
+            } else {
+                Attempt::Lost
+            });
+        }
+        // The end, at an offset no chunk starts at: a chunk of 0 bytes records the completion
+        // (and counts it in the token's usage) in the same write.
+        let end = IncomingChunk {
+            range: ContentRange::Bytes {
+                from: received,
+                to: received,
+                total: Some(total),
+            },
+            size: 0,
+            sha256: ChunkData::from(Vec::new()).sha256().to_owned(),
+        };
+        let chunk = ReceivedChunk {
+            offset: received,
+            size: 0,
+            part: 0,
+            sha256: end.sha256.clone(),
+        };
+        let empty = ChunkData::from(Vec::new());
+        Ok(
+            match store_under_lease(deps, record, &end, chunk, true, &empty, holder).await? {
+                Attempt::Done(accepted) => Attempt::Done(accepted.record),
+                Attempt::Lost => Attempt::Lost,
+            },
+        )
+    })
+    .await
+}
+
+/// Writes an accepted chunk's bytes under the video's write lease and commits the progress and
+/// the chunk record in one conditional write.
+async fn store_under_lease(
+    deps: ChunkDeps<'_>,
+    record: VideoRecord,
+    chunk: &IncomingChunk,
+    received: ReceivedChunk,
+    last: bool,
+    data: &ChunkData,
+    holder: &str,
+) -> Result<Attempt<Accepted>, UseCaseError> {
+    let index = UploadProgress::chunk_index(&chunk.range);
     let leases = deps.leases();
     let Some(mut held) = leases.take(record, holder).await? else {
         return Ok(Attempt::Lost);
@@ -253,7 +357,7 @@ async fn write_once(
 /// The token's policy on a chunk about to be stored after `progress`: the file's size so far
 /// (and its announced total) against `maxFileBytes`, and, for its first bytes, their type
 /// against `allowedContentTypes`.
-async fn check_policy(
+pub(super) async fn check_policy(
     deps: ChunkDeps<'_>,
     progress: &UploadProgress,
     chunk: &IncomingChunk,
@@ -308,7 +412,7 @@ fn continues_an_upload(range: &ContentRange) -> bool {
 }
 
 /// The video `videoId` names, if it is one of the token's project.
-async fn named_video(
+pub(super) async fn named_video(
     deps: ChunkDeps<'_>,
     token: &UploadToken,
     video: &str,
@@ -335,7 +439,7 @@ async fn named_video(
 }
 
 /// What a first chunk finds among the token's uploads.
-enum Earlier {
+pub(super) enum Earlier {
     /// The token's latest upload is unfinished and holds only this very chunk (same range, same
     /// bytes): the first chunk sent again because its reply was lost. It must not start a second
     /// video. (A complete one is not matched: sending the same file again is a new video, as
@@ -347,23 +451,29 @@ enum Earlier {
 }
 
 /// The token's latest upload, if this first chunk was already sent to it or it was abandoned
-/// before its first chunk committed. Waits for a first chunk in flight to finish.
-async fn earlier_first_chunk(
+/// before its first chunk committed. Waits for a first chunk in flight to finish. `tus`: the
+/// chunk comes with a tus creation, and only a tus upload can be its earlier self (an upload
+/// that tus created empty is never taken over: its creation was answered).
+pub(super) async fn earlier_first_chunk(
     deps: ChunkDeps<'_>,
     token: &UploadToken,
     chunk: &IncomingChunk,
     holder: &str,
+    tus: bool,
 ) -> Result<Option<Earlier>, UseCaseError> {
     for _ in 0..2 {
         let Some(latest) = deps.videos.latest_video_of_token(&token.id).await? else {
             return Ok(None);
         };
+        if latest.progress.tus.is_some() != tus {
+            return Ok(None);
+        }
         if latest.is_abandoned(deps.clock.now(), deps.abandon_after) {
             abandoned::remove(deps.videos, deps.blobs, &latest).await?;
             return Ok(None);
         }
         match latest.progress.chunk_count {
-            0 if latest.progress.completed => return Ok(None),
+            0 if latest.progress.completed || latest.progress.mode.is_some() => return Ok(None),
             0 => match &latest.lease {
                 Some(lease) if lease.until > deps.clock.now() => {
                     deps.leases().wait(&latest.video.id, holder).await?;
@@ -388,14 +498,15 @@ async fn earlier_first_chunk(
     Ok(None)
 }
 
-/// A new, empty video of the token's project for a first chunk, created with `holder`'s write
-/// lease already held, so that nobody mistakes it for an abandoned one while its first chunk is
-/// being written.
-async fn new_video(
+/// A new, empty video of the token's project (`progress` as its upload starts), counted against
+/// the token's `maxUploads`. For a first chunk, created with `holder`'s write lease already held,
+/// so that nobody mistakes it for an abandoned one while its first chunk is being written.
+pub(super) async fn new_video(
     deps: ChunkDeps<'_>,
     token: &UploadToken,
     file_name: Option<&str>,
-    holder: &str,
+    progress: UploadProgress,
+    holder: Option<&str>,
 ) -> Result<VideoRecord, UseCaseError> {
     let now = deps.clock.now();
     let mut video = Video::new(
@@ -409,12 +520,14 @@ async fn new_video(
     }
     let mut record = VideoRecord {
         video,
-        progress: UploadProgress::default(),
+        progress,
         blob: Default::default(),
         version: 0,
         lease: None,
     };
-    deps.leases().for_new(&mut record, holder);
+    if let Some(holder) = holder {
+        deps.leases().for_new(&mut record, holder);
+    }
     match deps.videos.insert_video(&record).await {
         Ok(()) => Ok(record),
         // A create whose reply was lost and which the SDK retried finds itself: success.
@@ -458,21 +571,23 @@ async fn continued_upload(
     .await;
     let continues = |r: &&VideoRecord| {
         let p = &r.progress;
-        match *range {
-            ContentRange::Part { n, total } => {
-                p.mode == Some(UploadMode::Part)
-                    && total.is_some()
-                    && p.total == total.map(u64::from)
-                    && p.chunk_count + 1 == n
+        // Only tus requests continue a tus upload (they name it in their URL).
+        p.tus.is_none()
+            && match *range {
+                ContentRange::Part { n, total } => {
+                    p.mode == Some(UploadMode::Part)
+                        && total.is_some()
+                        && p.total == total.map(u64::from)
+                        && p.chunk_count + 1 == n
+                }
+                ContentRange::Bytes { from, total, .. } => {
+                    p.mode == Some(UploadMode::Bytes)
+                        && total.is_some()
+                        && p.total == total
+                        && p.received_bytes == from
+                }
+                ContentRange::Whole => false,
             }
-            ContentRange::Bytes { from, total, .. } => {
-                p.mode == Some(UploadMode::Bytes)
-                    && total.is_some()
-                    && p.total == total
-                    && p.received_bytes == from
-            }
-            ContentRange::Whole => false,
-        }
     };
     let mut candidates = uploads.iter().filter(continues);
     match (candidates.next(), candidates.next()) {

@@ -43,6 +43,9 @@ pub enum UseCaseError {
     /// A signed download link that is forged or expired.
     #[error("download link invalid or expired")]
     DownloadLinkInvalid,
+    /// A request that would end a complete upload, which only the project's API key may delete.
+    #[error("the upload is complete")]
+    UploadComplete,
     /// Every attempt at a conditional write lost to another writer.
     #[error("too many concurrent changes")]
     Busy,

@@ -9,6 +9,7 @@
 //! - [`chunks`]: the upload machinery (find the target video, judge a chunk, append its bytes,
 //!   commit conditionally), shared by every way bytes come in.
 //! - [`direct`]: uploads straight to the store (S3-direct): signing, and the completion check.
+//! - [`tus`]: tus 1.0 (creation, HEAD, PATCH, termination) over the same upload machinery.
 //! - [`lease`]: a video's write lease, under which its bytes move.
 //! - [`abandoned`]: removing uploads abandoned midway.
 //!
@@ -24,6 +25,7 @@ pub mod lease;
 mod retry;
 pub mod sessions;
 pub mod tokens;
+pub mod tus;
 pub mod videos;
 
 pub use error::UseCaseError;

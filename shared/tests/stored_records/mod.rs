@@ -64,6 +64,7 @@ const COMPLETED_PROGRESS: UploadProgress = UploadProgress {
     chunk_count: 2,
     received_bytes: 9_437_184,
     completed: true,
+    tus: None,
 };
 
 const UPLOADING_PROGRESS: UploadProgress = UploadProgress {
@@ -72,6 +73,7 @@ const UPLOADING_PROGRESS: UploadProgress = UploadProgress {
     chunk_count: 2,
     received_bytes: 7_340_032,
     completed: false,
+    tus: None,
 };
 
 fn chunk(offset: u64, size: u64, part: u32, sha256: &str) -> ReceivedChunk {

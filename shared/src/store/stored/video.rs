@@ -2,7 +2,9 @@
 //! assembly state, each in an object of its own.
 
 use super::{VIDEO_VERSION, invalid, unversioned};
-use crate::domain::{Metadata, ProjectId, TokenId, UploadMode, UploadProgress, Video, VideoId};
+use crate::domain::{
+    Metadata, ProjectId, TokenId, TusUpload, UploadMode, UploadProgress, Video, VideoId,
+};
 use crate::store::blob::BlobProgress;
 use crate::store::{StoreError, VideoRecord, WriteLease};
 use chrono::{DateTime, Utc};
@@ -102,6 +104,15 @@ struct StoredProgress {
     received_bytes: u64,
     #[serde(rename = "completed", default)]
     completed: bool,
+    /// Present for uploads created by tus (absent before tus existed: none was).
+    #[serde(rename = "tus", default, skip_serializing_if = "Option::is_none")]
+    tus: Option<StoredTus>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTus {
+    #[serde(rename = "metadata", default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -280,6 +291,7 @@ impl From<&UploadProgress> for StoredProgress {
             chunk_count,
             received_bytes,
             completed,
+            tus,
         } = progress;
         Self {
             mode: mode.map(StoredMode::from),
@@ -287,6 +299,9 @@ impl From<&UploadProgress> for StoredProgress {
             chunk_count: *chunk_count,
             received_bytes: *received_bytes,
             completed: *completed,
+            tus: tus.as_ref().map(|t| StoredTus {
+                metadata: t.metadata.clone(),
+            }),
         }
     }
 }
@@ -299,6 +314,7 @@ impl From<StoredProgress> for UploadProgress {
             chunk_count,
             received_bytes,
             completed,
+            tus,
         } = stored;
         Self {
             mode: mode.map(UploadMode::from),
@@ -306,6 +322,9 @@ impl From<StoredProgress> for UploadProgress {
             chunk_count,
             received_bytes,
             completed,
+            tus: tus.map(|t| TusUpload {
+                metadata: t.metadata,
+            }),
         }
     }
 }

@@ -1,0 +1,6 @@
+//! Lambda function `tus-options`: answers tus discovery (`OPTIONS /upload/{token}/tus`). It never reads the signing secret.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), upload_tokens_lambda::Error> {
+    upload_tokens_lambda::serve_upload("tus-options").await
+}
