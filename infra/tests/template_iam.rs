@@ -79,11 +79,25 @@ const RARE_PATHS: &[(&str, &str, &str, &str)] = &[
         "VIDEO#",
         "a create the SDK retried after a lost reply reads its own video back (usecases/direct.rs)",
     ),
+    (
+        "tus-patch",
+        "GetItem",
+        "CHUNK#",
+        "a PATCH that lost the race for its offset to another is judged against the winner's \
+         chunk (usecases/chunks.rs write_once); a PATCH at a stale offset is refused before",
+    ),
 ];
 
 /// S3 grants no request of the scenario below uses, and why each is there: (function, action,
 /// resource as the template writes it, reason).
 const S3_UNUSED_GRANTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "tus-create",
+        "s3:AbortMultipartUpload",
+        "${Bucket.Arn}/videos/*",
+        "a stray multipart upload of the key, left by a failed first attempt, is aborted before \
+         a new one starts (store/s3.rs abort_uploads_of)",
+    ),
     (
         "direct-create",
         "s3:AbortMultipartUpload",
@@ -150,6 +164,32 @@ const S3_OPERATIONS: &[(&str, &[&str])] = &[
     (
         "get-video",
         &["CopyObject", "DeleteObject", "GetObject", "HeadObject"],
+    ),
+    (
+        "tus-create",
+        &[
+            "CreateMultipartUpload",
+            "ListMultipartUploads",
+            "PutObject",
+            "UploadPart",
+        ],
+    ),
+    ("tus-delete", &["AbortMultipartUpload", "DeleteObject"]),
+    (
+        "tus-patch",
+        &[
+            "AbortMultipartUpload",
+            "CompleteMultipartUpload",
+            "CreateMultipartUpload",
+            "DeleteObject",
+            "GetObject",
+            "HeadObject",
+            "ListMultipartUploads",
+            "ListParts",
+            "PutObject",
+            "UploadPart",
+            "UploadPartCopy",
+        ],
     ),
     ("update-video", &["GetObject"]),
     (
@@ -314,7 +354,7 @@ fn granted(statements: &[Statement]) -> BTreeSet<Access> {
 #[test]
 fn every_dynamodb_statement_is_limited_to_the_key_prefixes_it_names() {
     let functions = dynamodb_statements(&template());
-    assert_eq!(functions.len(), 24, "{:?}", functions.keys());
+    assert_eq!(functions.len(), 29, "{:?}", functions.keys());
 }
 
 #[test]
@@ -506,6 +546,9 @@ fn every_s3_statement_is_an_allow_on_the_bucket_or_keys_under_it() {
             "direct-sign-batch",
             "direct-sign-part",
             "get-video",
+            "tus-create",
+            "tus-delete",
+            "tus-patch",
             "update-video",
             "upload",
             "video-status"
@@ -1058,13 +1101,88 @@ impl Scenario {
         body: Bytes,
         expect: Expect,
     ) -> serde_json::Value {
+        let response = self
+            .media_response(function, method, uri, headers, body, expect)
+            .await;
+        serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null)
+    }
+
+    async fn media_response(
+        &mut self,
+        function: &str,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        expect: Expect,
+    ) -> Response {
         let routes = RouteSet::for_function(MEDIA_ROUTES, function).expect("a media function");
         self.recorder.take();
         self.s3_recorder.take();
         let request = Self::request(method, uri, headers, body);
         let response = routes.handle(&self.media, request, "iam-test").await;
         self.record(function, &response, &format!("{method} {uri}"), expect);
-        serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null)
+        response
+    }
+
+    /// A tus creation (`tus-create`) of `total` bytes (deferred without one), with `data` as
+    /// its first bytes if given; the upload's video id.
+    async fn tus_create(&mut self, token: &str, total: Option<usize>, data: &[u8]) -> String {
+        let length = total.map(|t| t.to_string());
+        let mut headers = vec![
+            ("tus-resumable", "1.0.0"),
+            ("upload-metadata", "filename Y2xpcC5iaW4="),
+        ];
+        match &length {
+            Some(length) => headers.push(("upload-length", length.as_str())),
+            None => headers.push(("upload-defer-length", "1")),
+        }
+        if !data.is_empty() {
+            headers.push(("content-type", "application/offset+octet-stream"));
+        }
+        let response = self
+            .media_response(
+                "tus-create",
+                "POST",
+                &format!("/upload/{token}/tus"),
+                &headers,
+                Bytes::copy_from_slice(data),
+                Expect::Success,
+            )
+            .await;
+        let location = response.headers()["location"].to_str().expect("a Location");
+        location.rsplit('/').next().expect("an id").to_owned()
+    }
+
+    /// A tus PATCH (`tus-patch`) of `data` at `offset`, with `Upload-Length: length` if given.
+    async fn tus_patch(
+        &mut self,
+        token: &str,
+        video: &str,
+        offset: usize,
+        data: &[u8],
+        length: Option<usize>,
+        expect: Expect,
+    ) {
+        let offset = offset.to_string();
+        let length = length.map(|l| l.to_string());
+        let mut headers = vec![
+            ("tus-resumable", "1.0.0"),
+            ("content-type", "application/offset+octet-stream"),
+            ("upload-offset", offset.as_str()),
+        ];
+        if let Some(length) = &length {
+            headers.push(("upload-length", length.as_str()));
+        }
+        self.media_response(
+            "tus-patch",
+            "PATCH",
+            &format!("/upload/{token}/tus/{video}"),
+            &headers,
+            Bytes::copy_from_slice(data),
+            expect,
+        )
+        .await;
     }
 
     /// `POST <path>` (a token's `…/s3/multipart`) with `body`, by `direct-create`: the answer,
@@ -1611,6 +1729,94 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
     let unfinished = run.chunk(&token, 0, &big, 8 * MIB, None).await;
     run.chunk(&token, 6 * MIB, &mib, 8 * MIB, Some(&unfinished))
         .await;
+
+    // tus on the same token, through the same S3 paths as /upload: discovery; a creation and
+    // PATCHes (one sent again: 409), HEAD; creations with data (a whole file in one PutObject,
+    // a staged remainder, a part by itself) continued by PATCHes; a completed-but-uncommitted
+    // multipart upload reopened; parts aborted and a remainder expired by the lifecycle rules
+    // (404); a deferred length told by an empty PATCH; a creation with data sent again (the
+    // same upload); an unfinished upload terminated.
+    run.media_call(
+        "tus-options",
+        "OPTIONS",
+        &format!("/upload/{token}/tus"),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    let tus = run.tus_create(&token, Some(20), &[]).await;
+    run.tus_patch(&token, &tus, 0, &[1u8; 10], None, Expect::Success)
+        .await;
+    run.tus_patch(&token, &tus, 10, &[2u8; 10], None, Expect::Success)
+        .await;
+    run.tus_patch(&token, &tus, 10, &[2u8; 10], None, Expect::Refused(409))
+        .await;
+    run.media_call(
+        "tus-head",
+        "HEAD",
+        &format!("/upload/{token}/tus/{tus}"),
+        &[("tus-resumable", "1.0.0")],
+        Bytes::new(),
+    )
+    .await;
+    run.tus_create(&token, Some(10), &[5u8; 10]).await;
+    let staged = run.tus_create(&token, Some(total), &mib).await;
+    for n in 1..6 {
+        run.tus_patch(&token, &staged, n * MIB, &mib, None, Expect::Success)
+            .await;
+    }
+    run.tus_patch(&token, &staged, 6 * MIB, &[7u8; 10], None, Expect::Success)
+        .await;
+    assert_eq!(bucket.size(&staged).await, total as i64);
+    let parts = run.tus_create(&token, Some(total), &big).await;
+    run.tus_patch(&token, &parts, 6 * MIB, &[9u8; 10], None, Expect::Success)
+        .await;
+    let reopened = run.tus_create(&token, Some(total), &big).await;
+    bucket.complete_upload(&reopened, &big).await;
+    run.tus_patch(
+        &token,
+        &reopened,
+        6 * MIB,
+        &[10u8; 10],
+        None,
+        Expect::Success,
+    )
+    .await;
+    assert_eq!(bucket.size(&reopened).await, total as i64);
+    let aborted = run.tus_create(&token, Some(total), &big).await;
+    bucket.abort_upload(&aborted).await;
+    run.tus_patch(
+        &token,
+        &aborted,
+        6 * MIB,
+        &[11u8; 10],
+        None,
+        Expect::NotFound,
+    )
+    .await;
+    let expired = run.tus_create(&token, Some(2 * MIB), &mib).await;
+    bucket.expire_staged(&expired).await;
+    run.tus_patch(&token, &expired, MIB, &mib, None, Expect::NotFound)
+        .await;
+    let deferred = run.tus_create(&token, None, &[]).await;
+    run.tus_patch(&token, &deferred, 0, &[12u8; 10], None, Expect::Success)
+        .await;
+    run.tus_patch(&token, &deferred, 10, &[], Some(10), Expect::Success)
+        .await;
+    assert_eq!(bucket.size(&deferred).await, 10);
+    let resent = run.tus_create(&token, Some(20), &[13u8; 10]).await;
+    assert_eq!(run.tus_create(&token, Some(20), &[13u8; 10]).await, resent);
+    let terminated = run.tus_create(&token, Some(8 * MIB), &big).await;
+    run.tus_patch(&token, &terminated, 6 * MIB, &mib, None, Expect::Success)
+        .await;
+    run.media_call(
+        "tus-delete",
+        "DELETE",
+        &format!("/upload/{token}/tus/{terminated}"),
+        &[("tus-resumable", "1.0.0")],
+        Bytes::new(),
+    )
+    .await;
 
     // S3-direct on the same token: a multipart upload created, its part URLs signed (presigned
     // UploadPart), the part written by the client (not a function), listed and completed by

@@ -252,7 +252,7 @@ fn patch_type_error() -> ApiError {
 pub(super) async fn head(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
     check_version(&call.request)?;
     let token = call.upload_token()?;
-    let record = tus::upload(deps(app, token), token, call.param("videoId"))
+    let record = tus::status(deps(app, token), token, call.param("videoId"))
         .await
         .map_err(tus_error)?;
     let progress = &record.progress;

@@ -469,7 +469,11 @@ pub(super) async fn earlier_first_chunk(
             return Ok(None);
         }
         if latest.is_abandoned(deps.clock.now(), deps.abandon_after) {
-            abandoned::remove(deps.videos, deps.blobs, &latest).await?;
+            // A tus creation leaves it to the sweep (and to a request naming it): it holds
+            // no rights to remove what it did not create.
+            if !tus {
+                abandoned::remove(deps.videos, deps.blobs, &latest).await?;
+            }
             return Ok(None);
         }
         match latest.progress.chunk_count {

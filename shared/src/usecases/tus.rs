@@ -8,7 +8,9 @@
 use super::UseCaseError;
 use super::chunks::{self, ChunkDeps, Earlier};
 use super::retry::{Attempt, until_done};
-use crate::domain::{ContentRange, DeclaredLength, UploadProgress, UploadRuleError, UploadToken};
+use crate::domain::{
+    ContentRange, DeclaredLength, UploadProgress, UploadRuleError, UploadToken, VideoId,
+};
 use crate::internal::ErrorChain;
 use crate::store::VideoRecord;
 use crate::store::chunk_data::ChunkData;
@@ -98,20 +100,42 @@ pub async fn create(
         .record)
 }
 
-/// The tus upload `id` of the token's project, as it is now (abandoned ones are removed on
-/// the way, and are not found).
-pub async fn upload(
+const NO_SUCH_UPLOAD: &str =
+    "no tus upload of this token's project has this id: create one with POST";
+
+/// The tus upload `id` of the token's project, to write to (an abandoned one is removed on the
+/// way, and is not found).
+async fn upload(
     deps: ChunkDeps<'_>,
     token: &UploadToken,
     id: &str,
 ) -> Result<VideoRecord, UseCaseError> {
     let record = chunks::named_video(deps, token, id).await?;
     if record.progress.tus.is_none() {
-        return Err(UseCaseError::UploadTargetNotFound(
-            "no tus upload has this id: create one with POST",
-        ));
+        return Err(UseCaseError::UploadTargetNotFound(NO_SUCH_UPLOAD));
     }
     Ok(record)
+}
+
+/// `HEAD`: the tus upload `id` of the token's project, as it is now. Reads only: an abandoned
+/// upload is not found (and left to whoever writes next, or the sweep).
+pub async fn status(
+    deps: ChunkDeps<'_>,
+    token: &UploadToken,
+    id: &str,
+) -> Result<VideoRecord, UseCaseError> {
+    let not_found = || UseCaseError::UploadTargetNotFound(NO_SUCH_UPLOAD);
+    let id = VideoId::parse(id).map_err(|_| not_found())?;
+    match deps.videos.get_video(&id).await? {
+        Some(record)
+            if record.video.project_id == token.project_id
+                && record.progress.tus.is_some()
+                && !record.is_abandoned(deps.clock.now(), deps.abandon_after) =>
+        {
+            Ok(record)
+        }
+        _ => Err(not_found()),
+    }
 }
 
 /// `PATCH` at `offset`: `data` appended if `offset` is the upload's offset (409 otherwise),
