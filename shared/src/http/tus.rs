@@ -303,9 +303,9 @@ pub(super) async fn patch(app: &AppWithBlobs, mut call: Call) -> Result<Response
         .transpose()
         .map_err(header_error)?;
     let deps = deps(app, &token);
-    let limit = tus::max_size(&deps)
-        .min(length.unwrap_or(u64::MAX))
-        .saturating_sub(offset);
+    // What the length allows is the use case's to judge (a changed length is a 400): here
+    // only the largest upload bounds the body.
+    let limit = tus::max_size(&deps).saturating_sub(offset);
     let data = read_body(std::mem::take(call.request.body_mut()), app, limit).await?;
     let record = tus::patch(deps, &token, call.param("videoId"), offset, length, data)
         .await
