@@ -414,8 +414,9 @@ async fn lengths(api: &Api) {
     head.expect(200);
     assert_eq!(head.header("upload-defer-length"), Some("1"));
     assert!(head.header("upload-length").is_none());
-    tus.patch(&url, 0, &file[..5 * MIB]).await.expect(204);
-    tus.patch(&url, 5 * MIB as u64, &file[5 * MIB..])
+    // PATCHes of at most 4 MiB: these run behind API Gateway too.
+    tus.patch(&url, 0, &file[..4 * MIB]).await.expect(204);
+    tus.patch(&url, 4 * MIB as u64, &file[4 * MIB..])
         .await
         .expect(204);
     let length = file.len().to_string();
@@ -494,12 +495,12 @@ async fn endings(api: &Api) {
     let tus = Tus::new(api, &token);
     let file = data(7 * MIB, 75);
     let url = tus.upload(file.len() as u64, "gone.mp4").await;
-    tus.patch(&url, 0, &file[..6 * MIB]).await.expect(204);
+    tus.patch(&url, 0, &file[..4 * MIB]).await.expect(204);
     tus.send(tus.request(Method::DELETE, &url, &[("Tus-Resumable", "1.0.0")]))
         .await
         .expect(204);
     tus.head(&url).await.expect(404);
-    tus.patch(&url, 6 * MIB as u64, &file[6 * MIB..])
+    tus.patch(&url, 4 * MIB as u64, &file[4 * MIB..5 * MIB])
         .await
         .expect(404);
     let video = api.get(&format!("/videos/{}", video_id(&url))).await;
@@ -699,6 +700,34 @@ async fn tus_behind_api_gateway() {
         offset = answer.expect(204).number("upload-offset");
     }
     assert_eq!(offset, file.len() as u64);
+    assert_eq!(stored_sha(&api, &video_id(&url)).await, sha(&file));
+    deployment.stop().await;
+}
+
+/// `--lambda-limits`: a PATCH API Gateway would refuse is refused the same way (413, a tus
+/// answer), and changes nothing; 4 MiB PATCHes fit.
+#[tokio::test(flavor = "multi_thread")]
+async fn lambda_limits_refuse_an_oversized_patch() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut opts = options(dir.path(), StoreKind::Embedded, None);
+    opts.lambda_limits = true;
+    let deployment = Deployment::local(opts).await;
+    let api = Api::new(&deployment);
+    let token = token_with(&api, r#"{"ttl":3600}"#).await;
+    let tus = Tus::new(&api, &token);
+    let file = data(9 * MIB, 79);
+    let url = tus.upload(file.len() as u64, "limits.mp4").await;
+    let refused = tus.patch(&url, 0, &file[..5 * MIB]).await;
+    refused.expect(413);
+    assert_eq!(tus.offset(&url).await, 0);
+    let mut offset = 0;
+    for piece in file.chunks(4 * MIB) {
+        offset = tus
+            .patch(&url, offset, piece)
+            .await
+            .expect(204)
+            .number("upload-offset");
+    }
     assert_eq!(stored_sha(&api, &video_id(&url)).await, sha(&file));
     deployment.stop().await;
 }
