@@ -877,3 +877,186 @@ async fn direct_uploads_survive_a_failing_backend() {
             .join("\n")
     );
 }
+
+/// One file by tus, as tus-js-client sends it through a failing path: the creation retried
+/// until it is answered; each PATCH at the server's offset, and after any failure (a 5xx, a
+/// 409, no answer) a HEAD, retried, says where to go on. Its video.
+async fn tus_upload(api: &Api, token: &str, file: &[u8], chunk: usize) -> Result<String, String> {
+    let endpoint = format!("{}/upload/{token}/tus", api.base);
+    let length = file.len().to_string();
+    let (status, text, headers) = retried(|| {
+        api.http
+            .post(&endpoint)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", &length)
+            .header("Upload-Metadata", "filename Zi5tcDQ=")
+    })
+    .await;
+    let location = headers
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .filter(|_| status == 201)
+        .ok_or_else(|| format!("create: {status} {text}"))?
+        .to_owned();
+    let mut offset = 0usize;
+    let mut attempts = 0;
+    while offset < file.len() {
+        attempts += 1;
+        if attempts > 200 {
+            return Err(format!("stuck at offset {offset}"));
+        }
+        let end = (offset + chunk).min(file.len());
+        let answer = api
+            .http
+            .patch(&location)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", offset.to_string())
+            .body(file[offset..end].to_vec())
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await;
+        let moved = match answer {
+            Ok(r) if r.status().as_u16() == 204 => r
+                .headers()
+                .get("upload-offset")
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok()),
+            Ok(r) if r.status().is_client_error() && r.status().as_u16() != 409 => {
+                return Err(format!(
+                    "PATCH at {offset}: {} {}",
+                    r.status(),
+                    r.text().await.unwrap_or_default()
+                ));
+            }
+            _ => None,
+        };
+        offset = match moved {
+            Some(next) => next,
+            None => {
+                RETRIED.fetch_add(1, Ordering::Relaxed);
+                let (status, text, headers) =
+                    retried(|| api.http.head(&location).header("Tus-Resumable", "1.0.0")).await;
+                headers
+                    .get("upload-offset")
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .filter(|_| status == 200)
+                    .ok_or_else(|| format!("HEAD after a failed PATCH: {status} {text}"))?
+            }
+        };
+    }
+    Ok(location.rsplit('/').next().unwrap_or_default().to_owned())
+}
+
+/// tus through the same failing backend: creations, PATCHes and HEADs whose backend calls fail,
+/// lose their replies or stall. Every upload ends byte for byte from the server's offsets, and
+/// nothing is left staged or half-uploaded in the bucket. (A creation whose reply was lost and
+/// retried leaves an empty upload that the abandoned-upload rule removes: it holds no byte.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tus_uploads_survive_a_failing_backend() {
+    let Some(moto) = test_gate::require_moto("tus_uploads_survive_a_failing_backend") else {
+        return;
+    };
+    let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261203u64);
+    let upstream: SocketAddr = moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("moto URL is http://<ip>:<port>");
+    let (proxy, proxy_url) = start_proxy(upstream, seed).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = support::table_name("faults-tus");
+    let mut config = Config::aws(dir.path(), &table);
+    config.endpoint = Some(proxy_url.clone());
+    let server = Server::start(&config);
+    let api = Arc::new(server.api());
+    // 12 files: 1 MiB PATCHes (staged remainders, then parts) and 6 MiB PATCHes (parts).
+    let plans: Vec<(usize, usize)> = (0..12)
+        .map(|i| {
+            if i % 2 == 0 {
+                (3 * MIB + MIB / 2 + i * 1000, MIB)
+            } else {
+                (7 * MIB + i * 1000, 6 * MIB)
+            }
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for _ in 0..plans.len() {
+        tokens.push(token(&api).await);
+    }
+    proxy.armed.store(true, Ordering::SeqCst);
+    let limit = Arc::new(tokio::sync::Semaphore::new(6));
+    let mut tasks = Vec::new();
+    for ((i, (size, chunk)), token) in plans.into_iter().enumerate().zip(tokens) {
+        let (api, limit) = (api.clone(), limit.clone());
+        let urls = (moto.trim_end_matches('/').to_owned(), proxy_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore");
+            let file = data(size, 11_000 + i as u64);
+            let what = format!("file {i} ({size} B in {} KiB PATCHes)", chunk / 1024);
+            let id = tus_upload(&api, &token, &file, chunk)
+                .await
+                .map_err(|e| format!("{what}: {e}"))?;
+            match download_direct(&api, &id, &urls).await {
+                Ok(stored) if sha(&stored) == sha(&file) => Ok(()),
+                Ok(stored) => Err(format!(
+                    "{what}: video {id} holds {} B that differ from the {} B sent",
+                    stored.len(),
+                    file.len()
+                )),
+                Err(e) => Err(format!("{what}: video {id}: {e}")),
+            }
+        }));
+    }
+    let mut failures = Vec::new();
+    for task in tasks {
+        if let Err(e) = task.await.expect("upload task") {
+            failures.push(e);
+        }
+    }
+    proxy.armed.store(false, Ordering::SeqCst);
+    let c = &proxy.counts;
+    eprintln!(
+        "tus faults (seed {seed}): {} calls; 500 before {}, 500 after {}, reset after {}, delayed {}; {} requests retried",
+        c.calls.load(Ordering::Relaxed),
+        c.error_before.load(Ordering::Relaxed),
+        c.error_after.load(Ordering::Relaxed),
+        c.reset_after.load(Ordering::Relaxed),
+        c.delayed.load(Ordering::Relaxed),
+        RETRIED.load(Ordering::Relaxed),
+    );
+    let (staged, uploads) = leftovers(&table.to_lowercase()).await;
+    let output = server.output();
+    server.kill();
+    let mut problems = failures.clone();
+    if !staged.is_empty() {
+        problems.push(format!("{} staged objects left: {staged:?}", staged.len()));
+    }
+    if !uploads.is_empty() {
+        problems.push(format!("incomplete multipart uploads left: {uploads:?}"));
+    }
+    assert!(
+        c.error_before.load(Ordering::Relaxed)
+            + c.error_after.load(Ordering::Relaxed)
+            + c.reset_after.load(Ordering::Relaxed)
+            > 0,
+        "no fault was injected"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}\n--- server output (tail) ---\n{}",
+        problems.len(),
+        problems.join("\n"),
+        output
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
