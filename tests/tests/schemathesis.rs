@@ -59,6 +59,10 @@ async fn schemathesis_against(kind: StoreKind, table: Option<String>, label: &st
             // lambda-description cache ("AST constructor recursion depth mismatch").
             .args(["--no-color", "--workers", "1"])
             .env("UPLOAD_TOKENS_ST_TOKEN", &token)
+            .env(
+                "SCHEMATHESIS_HOOKS",
+                workspace().join("infra/schemathesis_hooks.py"),
+            )
             .current_dir(&reports)
             .output()
             .expect("schemathesis runs")
