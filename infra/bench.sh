@@ -27,13 +27,20 @@
 #                                 DynamoDB + S3 on moto), parts PUT to presigned URLs, against a
 #                                 plain SDK multipart upload of the same bytes in the same run;
 #                                 signing calls per GiB and their latency (needs .venv, as upload).
+#   ./infra/bench.sh tus          tus 1.0 (SPEC §10): 256 MiB by a creation POST and sequential PATCHes
+#                                 of 4 and 16 MiB to the local server (release `local-api --store
+#                                 aws`, DynamoDB + S3 on moto) against @tus/server + @tus/s3-store
+#                                 (npm, pinned in infra/bench-tus, installed here with `npm ci`) on
+#                                 the same moto, same client, interleaved rounds; S3 and DynamoDB
+#                                 calls per PATCH of each, counted by a proxy in front of moto
+#                                 (needs .venv, as upload, and Node >= 20.19).
 #   ./infra/bench.sh              all of the above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  all | upload | cold-start | growth | integrity-cost | tokens | direct) ;;
-  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost|tokens|direct]" >&2; exit 2 ;;
+  all | upload | cold-start | growth | integrity-cost | tokens | direct | tus) ;;
+  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost|tokens|direct|tus]" >&2; exit 2 ;;
 esac
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 moto_version=$(sed -n 's/^moto\[server\]==//p' infra/requirements-test.txt)
@@ -161,6 +168,47 @@ reads the token and the video from the table (moto answers in a few ms), and the
 lists the parts, completes, reads the first bytes and commits. Uppy signs the next parts while
 others upload (6 at once by default), so in a browser the signatures overlap the transfers." "$out"
   echo "BENCHMARKS.md: S3-direct updated"
+fi
+
+if [ "$what" = tus ] || [ "$what" = all ]; then
+  fresh_moto
+  cargo build --release --quiet -p local-api
+  # The peer server's packages live apart from tests/clients: CI never installs them.
+  (cd infra/bench-tus && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  export TUS_MIB=${TUS_MIB:-256} TUS_ROUNDS=${TUS_ROUNDS:-5}
+  tus_started=$(date +%s)
+  out=$(node infra/bench-tus/bench.mjs --local-api "${CARGO_TARGET_DIR:-target}/release/local-api" \
+    2> >(tee target/bench-tus.log >&2))
+  tus_seconds=$(( $(date +%s) - tus_started ))
+  peer_versions=$(cd infra/bench-tus && node -p 'const v = (p) => JSON.parse(require("fs").readFileSync("node_modules/" + p + "/package.json")).version;
+    `@tus/server ${v("@tus/server")} + @tus/s3-store ${v("@tus/s3-store")} (@aws-sdk/client-s3 ${v("@aws-sdk/client-s3")})`')
+  if command -v go >/dev/null; then
+    tusd="tusd, the Go reference server, is not in this bench (it does not build tusd): no number for it."
+  else
+    tusd="tusd, the Go reference server, is not measured: this machine has no Go toolchain (\`go\` is not
+installed), so there is no number for it here."
+  fi
+  write_section "tus against @tus/server" "\`./infra/bench.sh tus\` on $(date -I) ($machine; moto $moto_version; Node $(node --version); the uploads took $tus_seconds s).
+$TUS_MIB MiB (pseudo-random) uploaded by tus 1.0 (SPEC §10), a creation \`POST\` without data, then
+sequential \`PATCH\`es of one chunk size, to *ours*, the local server (release \`local-api --store
+aws\`: DynamoDB and S3 on moto), and to *theirs*, $peer_versions on Node,
+configured as @tus/s3-store's README shows (\`infra/bench-tus/peer-server.mjs\`: S3 on the same moto, path-style,
+its own bucket; \`partSize\` the chunk size when that is at least S3's 5 MiB minimum, else the store's
+default 8 MiB, so that at 4 MiB chunks both servers stage every other chunk and send 8 MiB parts).
+One client for both (\`infra/bench-tus/bench.mjs\`, Node's \`fetch\`), timed end to end, from the
+\`POST\` to the last \`204\`; no data in the creation request for either (plain creation, then PATCHes;
+creation-with-upload is not measured: @tus/server 2.4 was reported to crash on it on Node 20 with
+@tus/file-store, not re-checked here). $TUS_ROUNDS interleaved rounds
+(alternating which server goes first) after an untimed warm-up upload of 32 MiB to each server;
+median MiB/s, and the median of the rounds' ratios (goal: ours ≥ 1.5× theirs). Objects are deleted
+between uploads (untimed), so moto holds one upload at a time. Calls: one more upload per server
+and chunk size, untimed, through a counting proxy in front of moto (\`infra/bench-tus/count-proxy.mjs\`:
+S3 by method and query, DynamoDB by \`X-Amz-Target\`, in parentheses the answers ≥ 300, e.g. the
+404 of a missing object); after it the stored file is read back and compared byte for byte. Ours
+keeps its upload state in DynamoDB, theirs in S3 (the \`.info\` object, and a \`.part\` object for a
+remainder below the part size). Per PATCH means over all PATCHes, the last one (which completes
+the upload) included. $tusd" "$out"
+  echo "BENCHMARKS.md: tus against @tus/server updated"
 fi
 
 if [ "$what" = integrity-cost ] || [ "$what" = all ]; then
