@@ -45,6 +45,15 @@ struct Counts {
     delayed: AtomicUsize,
 }
 
+impl Counts {
+    /// Calls that failed or lost their reply (delays aside).
+    fn faults(&self) -> usize {
+        self.error_before.load(Ordering::Relaxed)
+            + self.error_after.load(Ordering::Relaxed)
+            + self.reset_after.load(Ordering::Relaxed)
+    }
+}
+
 /// SplitMix64: small, seeded, good enough to pick faults.
 struct Rng(u64);
 
@@ -298,6 +307,52 @@ async fn start_proxy(upstream: SocketAddr, seed: u64) -> (Arc<Proxy>, String) {
     (proxy, url)
 }
 
+/// A local server on DynamoDB + S3 whose every backend call goes through a failing proxy
+/// (disarmed until the test arms it).
+struct Failing {
+    seed: u64,
+    proxy: Arc<Proxy>,
+    proxy_url: String,
+    table: String,
+    config: Config,
+    dir: tempfile::TempDir,
+}
+
+impl Failing {
+    /// The proxy in front of `moto`, with `UPLOAD_TOKENS_FAULT_SEED` or `seed`, and the server's
+    /// configuration (table `label`…) pointing at it.
+    async fn start(moto: &str, seed: u64, label: &str) -> Self {
+        let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(seed);
+        let upstream: SocketAddr = moto
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("moto URL is http://<ip>:<port>");
+        let (proxy, proxy_url) = start_proxy(upstream, seed).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let table = support::table_name(label);
+        let mut config = Config::aws(dir.path(), &table);
+        config.endpoint = Some(proxy_url.clone());
+        Failing {
+            seed,
+            proxy,
+            proxy_url,
+            table,
+            config,
+            dir,
+        }
+    }
+}
+
+/// The last 40 lines of a server's output.
+fn tail(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
 /// Requests the client sent again, and the answers that made it do so.
 static RETRIED: AtomicUsize = AtomicUsize::new(0);
 static RETRIED_5XX: AtomicUsize = AtomicUsize::new(0);
@@ -509,20 +564,14 @@ async fn uploads_survive_a_failing_backend() {
         return;
     };
     let started = Instant::now();
-    let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20261129u64);
-    let upstream: SocketAddr = moto
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .expect("moto URL is http://<ip>:<port>");
-    let (proxy, proxy_url) = start_proxy(upstream, seed).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let table = support::table_name("faults");
-    let mut config = Config::aws(dir.path(), &table);
-    config.endpoint = Some(proxy_url.clone());
+    let Failing {
+        seed,
+        proxy,
+        proxy_url,
+        table,
+        config,
+        dir: _dir,
+    } = Failing::start(&moto, 20261129, "faults").await;
     // The table and bucket are created before the faults start.
     let server = Server::start(&config);
     let api = Arc::new(server.api());
@@ -620,28 +669,14 @@ async fn uploads_survive_a_failing_backend() {
             uploads.len()
         ));
     }
-    assert!(
-        c.error_before.load(Ordering::Relaxed)
-            + c.error_after.load(Ordering::Relaxed)
-            + c.reset_after.load(Ordering::Relaxed)
-            > 0,
-        "no fault was injected"
-    );
+    assert!(c.faults() > 0, "no fault was injected");
     assert!(
         problems.is_empty(),
         "{} problems ({} of {files} uploads failed):\n{}\n--- server output (tail) ---\n{}",
         problems.len(),
         failures.len(),
         problems.join("\n"),
-        output
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        tail(&output)
     );
 }
 
@@ -778,20 +813,14 @@ async fn direct_uploads_survive_a_failing_backend() {
     let Some(moto) = test_gate::require_moto("direct_uploads_survive_a_failing_backend") else {
         return;
     };
-    let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20261202u64);
-    let upstream: SocketAddr = moto
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .expect("moto URL is http://<ip>:<port>");
-    let (proxy, proxy_url) = start_proxy(upstream, seed).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let table = support::table_name("faults-direct");
-    let mut config = Config::aws(dir.path(), &table);
-    config.endpoint = Some(proxy_url.clone());
+    let Failing {
+        seed,
+        proxy,
+        proxy_url,
+        config,
+        dir: _dir,
+        ..
+    } = Failing::start(&moto, 20261202, "faults-direct").await;
     let server = Server::start(&config);
     let api = Arc::new(server.api());
     // 8 multipart files (two or three parts) and 8 single POSTs, a token each.
@@ -854,27 +883,13 @@ async fn direct_uploads_survive_a_failing_backend() {
     );
     let output = server.output();
     server.kill();
-    assert!(
-        c.error_before.load(Ordering::Relaxed)
-            + c.error_after.load(Ordering::Relaxed)
-            + c.reset_after.load(Ordering::Relaxed)
-            > 0,
-        "no fault was injected"
-    );
+    assert!(c.faults() > 0, "no fault was injected");
     assert!(
         failures.is_empty(),
         "{} of 16 direct uploads failed:\n{}\n--- server output (tail) ---\n{}",
         failures.len(),
         failures.join("\n"),
-        output
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        tail(&output)
     );
 }
 
@@ -956,20 +971,14 @@ async fn tus_uploads_survive_a_failing_backend() {
     let Some(moto) = test_gate::require_moto("tus_uploads_survive_a_failing_backend") else {
         return;
     };
-    let seed = std::env::var("UPLOAD_TOKENS_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20261203u64);
-    let upstream: SocketAddr = moto
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .expect("moto URL is http://<ip>:<port>");
-    let (proxy, proxy_url) = start_proxy(upstream, seed).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let table = support::table_name("faults-tus");
-    let mut config = Config::aws(dir.path(), &table);
-    config.endpoint = Some(proxy_url.clone());
+    let Failing {
+        seed,
+        proxy,
+        proxy_url,
+        table,
+        config,
+        dir: _dir,
+    } = Failing::start(&moto, 20261203, "faults-tus").await;
     let server = Server::start(&config);
     let api = Arc::new(server.api());
     // 12 files: 1 MiB PATCHes (staged remainders, then parts) and 6 MiB PATCHes (parts).
@@ -1037,26 +1046,12 @@ async fn tus_uploads_survive_a_failing_backend() {
     if !uploads.is_empty() {
         problems.push(format!("incomplete multipart uploads left: {uploads:?}"));
     }
-    assert!(
-        c.error_before.load(Ordering::Relaxed)
-            + c.error_after.load(Ordering::Relaxed)
-            + c.reset_after.load(Ordering::Relaxed)
-            > 0,
-        "no fault was injected"
-    );
+    assert!(c.faults() > 0, "no fault was injected");
     assert!(
         problems.is_empty(),
         "{} problems:\n{}\n--- server output (tail) ---\n{}",
         problems.len(),
         problems.join("\n"),
-        output
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        tail(&output)
     );
 }

@@ -133,6 +133,24 @@ pub async fn write_chunk(
     write_chunk_as(deps, record, chunk, data, &new_holder()).await
 }
 
+/// The video for attempt `attempt` of a write: `first` as the caller read it, then as it is now
+/// (another writer changed it in between).
+async fn as_of_attempt(
+    deps: ChunkDeps<'_>,
+    first: &VideoRecord,
+    attempt: usize,
+) -> Result<VideoRecord, UseCaseError> {
+    if attempt == 0 {
+        return Ok(first.clone());
+    }
+    deps.videos
+        .get_video(&first.video.id)
+        .await?
+        .ok_or(UseCaseError::UploadTargetNotFound(
+            "the video was deleted during the upload",
+        ))
+}
+
 /// A lease holder unique to one request.
 pub(super) fn new_holder() -> String {
     random_alphanumeric(20)
@@ -145,19 +163,9 @@ pub(super) async fn write_chunk_as(
     data: &ChunkData,
     holder: &str,
 ) -> Result<Accepted, UseCaseError> {
-    let id = &record.video.id;
     let record = &record;
     until_done(move |attempt| async move {
-        let record = if attempt == 0 {
-            record.clone()
-        } else {
-            deps.videos
-                .get_video(id)
-                .await?
-                .ok_or(UseCaseError::UploadTargetNotFound(
-                    "the video was deleted during the upload",
-                ))?
-        };
+        let record = as_of_attempt(deps, record, attempt).await?;
         write_once(deps, record, chunk, data, holder).await
     })
     .await
@@ -211,20 +219,10 @@ pub async fn tell_length(
     record: VideoRecord,
     total: u64,
 ) -> Result<VideoRecord, UseCaseError> {
-    let id = &record.video.id;
     let record = &record;
     let holder = &new_holder();
     until_done(move |attempt| async move {
-        let record = if attempt == 0 {
-            record.clone()
-        } else {
-            deps.videos
-                .get_video(id)
-                .await?
-                .ok_or(UseCaseError::UploadTargetNotFound(
-                    "the video was deleted during the upload",
-                ))?
-        };
+        let record = as_of_attempt(deps, record, attempt).await?;
         let progress = &record.progress;
         let received = progress.received_bytes;
         match progress.total {
