@@ -46,6 +46,17 @@ struct Counts {
 }
 
 impl Counts {
+    fn summary(&self) -> String {
+        format!(
+            "{} calls; 500 before {}, 500 after {}, reset after {}, delayed {}",
+            self.calls.load(Ordering::Relaxed),
+            self.error_before.load(Ordering::Relaxed),
+            self.error_after.load(Ordering::Relaxed),
+            self.reset_after.load(Ordering::Relaxed),
+            self.delayed.load(Ordering::Relaxed),
+        )
+    }
+
     /// Calls that failed or lost their reply (delays aside).
     fn faults(&self) -> usize {
         self.error_before.load(Ordering::Relaxed)
@@ -347,6 +358,36 @@ impl Failing {
     }
 }
 
+/// Whether video `id` holds `file`, read from the bucket directly (see [`download_direct`]).
+async fn stored_as_sent(
+    api: &Api,
+    id: &str,
+    file: &[u8],
+    urls: &(String, String),
+    what: &str,
+) -> Result<(), String> {
+    match download_direct(api, id, urls).await {
+        Ok(stored) if sha(&stored) == sha(file) => Ok(()),
+        Ok(stored) => Err(format!(
+            "{what}: video {id} holds {} B that differ from the {} B sent",
+            stored.len(),
+            file.len()
+        )),
+        Err(e) => Err(format!("{what}: video {id}: {e}")),
+    }
+}
+
+/// What the upload tasks reported as failed.
+async fn failures_of(tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for task in tasks {
+        if let Err(e) = task.await.expect("upload task") {
+            failures.push(e);
+        }
+    }
+    failures
+}
+
 /// The last 40 lines of a server's output.
 fn tail(output: &str) -> String {
     let lines: Vec<&str> = output.lines().collect();
@@ -631,12 +672,7 @@ async fn uploads_survive_a_failing_backend() {
             }
         }));
     }
-    let mut failures = Vec::new();
-    for task in tasks {
-        if let Err(e) = task.await.expect("upload task") {
-            failures.push(e);
-        }
-    }
+    let failures = failures_of(tasks).await;
     proxy.armed.store(false, Ordering::SeqCst);
     let c = &proxy.counts;
     eprintln!(
@@ -853,33 +889,16 @@ async fn direct_uploads_survive_a_failing_backend() {
             let id = direct_upload(&api, &token, &file, multipart)
                 .await
                 .map_err(|e| format!("{what}: {e}"))?;
-            match download_direct(&api, &id, &urls).await {
-                Ok(stored) if sha(&stored) == sha(&file) => Ok(()),
-                Ok(stored) => Err(format!(
-                    "{what}: video {id} holds {} B, not the {} B sent",
-                    stored.len(),
-                    file.len()
-                )),
-                Err(e) => Err(format!("{what}: video {id}: {e}")),
-            }
+            stored_as_sent(&api, &id, &file, &urls, &what).await
         }));
     }
-    let mut failures = Vec::new();
-    for task in tasks {
-        if let Err(e) = task.await.expect("upload task") {
-            failures.push(e);
-        }
-    }
+    let failures = failures_of(tasks).await;
     proxy.armed.store(false, Ordering::SeqCst);
     let c = &proxy.counts;
     eprintln!(
-        "direct faults (seed {seed}): {} calls; 500 before {}, 500 after {}, reset after {}, delayed {}; {} requests retried",
-        c.calls.load(Ordering::Relaxed),
-        c.error_before.load(Ordering::Relaxed),
-        c.error_after.load(Ordering::Relaxed),
-        c.reset_after.load(Ordering::Relaxed),
-        c.delayed.load(Ordering::Relaxed),
-        RETRIED.load(Ordering::Relaxed),
+        "direct faults (seed {seed}): {}; {} requests retried",
+        c.summary(),
+        RETRIED.load(Ordering::Relaxed)
     );
     let output = server.output();
     server.kill();
@@ -1008,33 +1027,16 @@ async fn tus_uploads_survive_a_failing_backend() {
             let id = tus_upload(&api, &token, &file, chunk)
                 .await
                 .map_err(|e| format!("{what}: {e}"))?;
-            match download_direct(&api, &id, &urls).await {
-                Ok(stored) if sha(&stored) == sha(&file) => Ok(()),
-                Ok(stored) => Err(format!(
-                    "{what}: video {id} holds {} B that differ from the {} B sent",
-                    stored.len(),
-                    file.len()
-                )),
-                Err(e) => Err(format!("{what}: video {id}: {e}")),
-            }
+            stored_as_sent(&api, &id, &file, &urls, &what).await
         }));
     }
-    let mut failures = Vec::new();
-    for task in tasks {
-        if let Err(e) = task.await.expect("upload task") {
-            failures.push(e);
-        }
-    }
+    let failures = failures_of(tasks).await;
     proxy.armed.store(false, Ordering::SeqCst);
     let c = &proxy.counts;
     eprintln!(
-        "tus faults (seed {seed}): {} calls; 500 before {}, 500 after {}, reset after {}, delayed {}; {} requests retried",
-        c.calls.load(Ordering::Relaxed),
-        c.error_before.load(Ordering::Relaxed),
-        c.error_after.load(Ordering::Relaxed),
-        c.reset_after.load(Ordering::Relaxed),
-        c.delayed.load(Ordering::Relaxed),
-        RETRIED.load(Ordering::Relaxed),
+        "tus faults (seed {seed}): {}; {} requests retried",
+        c.summary(),
+        RETRIED.load(Ordering::Relaxed)
     );
     let (staged, uploads) = leftovers(&table.to_lowercase()).await;
     let output = server.output();
