@@ -6,9 +6,7 @@
 //
 // usage: node browser_uppy.mjs <api base url> <upload token> <file>...
 // prints one JSON line: {"files": [{"name", "size", "videoId", "multipart"}], "failed": [...]}
-import { chromium } from "playwright-core";
-import { build } from "esbuild";
-import { createServer } from "node:http";
+import { launchChromium, servePage } from "./uppy_page.mjs";
 import { basename } from "node:path";
 
 const [base, token, ...files] = process.argv.slice(2);
@@ -17,33 +15,8 @@ if (!token || files.length === 0) {
   process.exit(2);
 }
 
-const bundled = await build({
-  entryPoints: [new URL("./uppy/entry.js", import.meta.url).pathname],
-  bundle: true,
-  format: "iife",
-  platform: "browser",
-  write: false,
-  logLevel: "error",
-});
-const script = bundled.outputFiles[0].text;
-const html = `<!doctype html><meta charset="utf-8"><title>uppy</title>
-<input type="file" id="file" multiple><script src="/uppy.js"></script>`;
-const pages = createServer((req, res) => {
-  if (req.url === "/uppy.js") {
-    res.writeHead(200, { "content-type": "text/javascript" }).end(script);
-  } else {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
-  }
-});
-await new Promise((ok) => pages.listen(0, "127.0.0.1", ok));
-const origin = `http://127.0.0.1:${pages.address().port}`;
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const { origin, pages } = await servePage("./uppy/entry.js", "uppy");
+const browser = await launchChromium();
 let exitCode = 1;
 try {
   const page = await (await browser.newContext()).newPage();

@@ -8,18 +8,10 @@ mod support;
 
 use local_api::StoreKind;
 use std::path::Path;
-use std::process::Command;
-use support::upload::{MIB, data, sha, stored_sha};
+use support::upload::{MIB, stored_sha, write_file};
 use support::{Api, Deployment, options, workspace};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Writes `len` pseudo-random bytes to `path`; their sha256.
-fn write_file(path: &Path, len: usize, seed: u64) -> String {
-    let bytes = data(len, seed);
-    std::fs::write(path, &bytes).expect("file written");
-    sha(&bytes)
-}
 
 async fn uppy_uploads(deployment: Deployment, label: &str) {
     let clients = workspace().join("tests/clients");
@@ -37,25 +29,14 @@ async fn uppy_uploads(deployment: Deployment, label: &str) {
         ("big.mp4", write_file(&big, 200 * MIB + 123, 31), true),
         ("small.mp4", write_file(&small, 3 * MIB, 32), false),
     ];
-    let output = tokio::task::block_in_place(|| {
-        Command::new("node")
-            .arg(clients.join("browser_uppy.mjs"))
-            .args([&deployment.url(), &token])
-            .args([&big, &small])
-            .env("CHROMIUM", CHROMIUM)
-            .current_dir(&clients)
-            .output()
-            .expect("node runs")
-    });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser_uppy.mjs failed ({label})\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    let url = deployment.url();
+    let report = support::node_report(
+        "browser_uppy.mjs",
+        &[url.as_ref(), token.as_ref(), big.as_ref(), small.as_ref()],
+        CHROMIUM,
+        label,
     );
-    let line = stdout.lines().last().unwrap_or_default();
-    println!("{label}: {line}");
-    let report: serde_json::Value = serde_json::from_str(line).expect("a JSON result line");
+    let line = report.to_string();
     let started = report["started"].as_array().expect("started");
     assert_eq!(started.len(), 2, "{line}");
     for (name, digest, multipart) in files {

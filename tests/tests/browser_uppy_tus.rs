@@ -11,19 +11,11 @@ mod support;
 use local_api::StoreKind;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
-use support::upload::{MIB, data, sha, stored_sha};
+use support::upload::{MIB, stored_sha, write_file};
 use support::{Api, Deployment, options, workspace};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHUNK: usize = 4 * MIB;
-
-/// Writes `len` pseudo-random bytes to `path`; their sha256.
-fn write_file(path: &Path, len: usize, seed: u64) -> String {
-    let bytes = data(len, seed);
-    std::fs::write(path, &bytes).expect("file written");
-    sha(&bytes)
-}
 
 async fn uppy_tus_uploads(deployment: Deployment, on_moto: bool, label: &str) {
     let clients = workspace().join("tests/clients");
@@ -46,25 +38,20 @@ async fn uppy_tus_uploads(deployment: Deployment, on_moto: bool, label: &str) {
         ("small.mp4", 300 * 1024, write_file(&small, 300 * 1024, 52)),
     ];
     let files_len: usize = files.iter().map(|(_, len, _)| len).sum();
-    let output = tokio::task::block_in_place(|| {
-        Command::new("node")
-            .arg(clients.join("browser_uppy_tus.mjs"))
-            .args([&deployment.url(), &token, &CHUNK.to_string()])
-            .args([&big, &small])
-            .env("CHROMIUM", CHROMIUM)
-            .current_dir(&clients)
-            .output()
-            .expect("node runs")
-    });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser_uppy_tus.mjs failed ({label})\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    let (url, chunk) = (deployment.url(), CHUNK.to_string());
+    let report: Value = support::node_report(
+        "browser_uppy_tus.mjs",
+        &[
+            url.as_ref(),
+            token.as_ref(),
+            chunk.as_ref(),
+            big.as_ref(),
+            small.as_ref(),
+        ],
+        CHROMIUM,
+        label,
     );
-    let line = stdout.lines().last().unwrap_or_default();
-    println!("{label}: {line}");
-    let report: Value = serde_json::from_str(line).expect("a JSON result line");
+    let line = report.to_string();
     let uploaded = report["files"].as_array().expect("files");
     assert_eq!(uploaded.len(), 2, "{line}");
     let requests = report["requests"].as_array().expect("requests");

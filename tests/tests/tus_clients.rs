@@ -16,45 +16,21 @@ mod support;
 
 use local_api::StoreKind;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use support::upload::{MIB, data, ingest, sha, stored_sha, token};
+use support::upload::{MIB, ingest, stored_sha, token, write_file};
 use support::{Api, Deployment, options, workspace};
 
 const CHUNK: usize = 4 * MIB;
 
-/// Where the scripts are, if tus-js-client is installed (in CI a missing one fails).
-fn clients(label: &str) -> Option<PathBuf> {
+/// Whether tus-js-client is installed (in CI a missing one fails).
+fn clients_installed(label: &str) -> bool {
     let clients = workspace().join("tests/clients");
-    test_gate::require_tool(label, &clients.join("node_modules/tus-js-client")).then_some(clients)
-}
-
-/// Writes `len` pseudo-random bytes to `path`; their sha256.
-fn write_file(path: &Path, len: usize, seed: u64) -> String {
-    let bytes = data(len, seed);
-    std::fs::write(path, &bytes).expect("file written");
-    sha(&bytes)
+    test_gate::require_tool(label, &clients.join("node_modules/tus-js-client"))
 }
 
 /// Runs one upload of node_tus.mjs with `config`; its report.
-fn tus_js(clients: &Path, config: &Value, label: &str) -> Value {
-    let output = tokio::task::block_in_place(|| {
-        Command::new("node")
-            .arg(clients.join("node_tus.mjs"))
-            .arg(config.to_string())
-            .current_dir(clients)
-            .output()
-            .expect("node runs")
-    });
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "node_tus.mjs failed ({label})\nconfig: {config}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let line = stdout.lines().last().unwrap_or_default();
-    println!("{label}: {line}");
-    serde_json::from_str(line).expect("a JSON result line")
+fn tus_js(config: &Value, label: &str) -> Value {
+    let config = config.to_string();
+    support::node_report("node_tus.mjs", &[config.as_ref()], "", label)
 }
 
 /// The requests of a report as (method, X-HTTP-Method-Override, Upload-Offset, status), the
@@ -120,7 +96,7 @@ async fn assert_received(api: &Api, id: &str, len: usize, total: usize, status: 
 }
 
 /// (a) 64 MiB in 4 MiB chunks, aborted mid-PATCH past 24 MiB, resumed by a new upload.
-async fn resumes_after_an_abort(clients: &Path, deployment: &Deployment, label: &str) {
+async fn resumes_after_an_abort(deployment: &Deployment, label: &str) {
     let api = Api::new(deployment);
     let token = token(&api).await;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -140,7 +116,6 @@ async fn resumes_after_an_abort(clients: &Path, deployment: &Deployment, label: 
     };
     let acknowledged = 24 * MIB;
     let first = tus_js(
-        clients,
         &with(json!({
             "metadata": { "filename": "big.mp4", "filetype": "video/mp4" },
             "abortAbove": acknowledged,
@@ -171,7 +146,6 @@ async fn resumes_after_an_abort(clients: &Path, deployment: &Deployment, label: 
 
     let url = first["url"].clone();
     let second = tus_js(
-        clients,
         &with(json!({ "uploadUrl": url })),
         &format!("{label}, resumed"),
     );
@@ -206,7 +180,7 @@ async fn resumes_after_an_abort(clients: &Path, deployment: &Deployment, label: 
 
 /// (b) Creation with data, PATCH as POST with `X-HTTP-Method-Override`, a Buffer source: the
 /// metadata's `filename` is the title.
-async fn takes_the_title_from_the_metadata(clients: &Path, deployment: &Deployment, label: &str) {
+async fn takes_the_title_from_the_metadata(deployment: &Deployment, label: &str) {
     let api = Api::new(deployment);
     let token = token(&api).await;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -215,7 +189,6 @@ async fn takes_the_title_from_the_metadata(clients: &Path, deployment: &Deployme
     let digest = write_file(&file, total, 42);
     let name = "Résumé clip #2.mp4";
     let report = tus_js(
-        clients,
         &json!({
             "base": deployment.url(), "token": token, "file": file, "source": "buffer",
             "chunkSize": CHUNK, "uploadDataDuringCreation": true, "overridePatchMethod": true,
@@ -248,7 +221,7 @@ async fn takes_the_title_from_the_metadata(clients: &Path, deployment: &Deployme
 }
 
 /// (c) The token deleted after the first chunk: the next PATCH gets 401, nothing more is stored.
-async fn stops_when_the_token_is_deleted(clients: &Path, deployment: &Deployment, label: &str) {
+async fn stops_when_the_token_is_deleted(deployment: &Deployment, label: &str) {
     let api = Api::new(deployment);
     let token = token(&api).await;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -256,7 +229,6 @@ async fn stops_when_the_token_is_deleted(clients: &Path, deployment: &Deployment
     let total = 3 * CHUNK;
     write_file(&file, total, 43);
     let report = tus_js(
-        clients,
         &json!({
             "base": deployment.url(), "token": token, "file": file, "source": "path",
             "chunkSize": CHUNK, "deleteTokenAfter": 1, "apiKey": deployment.api_key(),
@@ -303,7 +275,7 @@ async fn stops_when_the_token_is_deleted(clients: &Path, deployment: &Deployment
 }
 
 /// (d) `maxFileBytes` 1 MiB: a 2 MiB upload is refused at creation with 413; no video.
-async fn refuses_a_file_over_max_file_bytes(clients: &Path, deployment: &Deployment, label: &str) {
+async fn refuses_a_file_over_max_file_bytes(deployment: &Deployment, label: &str) {
     let api = Api::new(deployment);
     let created = api.create("{\"ttl\":3600,\"maxFileBytes\":1048576}").await;
     assert_eq!(created.status, 200, "{}", created.text);
@@ -312,7 +284,6 @@ async fn refuses_a_file_over_max_file_bytes(clients: &Path, deployment: &Deploym
     let file = dir.path().join("large.mp4");
     write_file(&file, 2 * MIB, 44);
     let report = tus_js(
-        clients,
         &json!({
             "base": deployment.url(), "token": token, "file": file, "source": "path",
             "chunkSize": CHUNK, "metadata": { "filename": "large.mp4" },
@@ -360,13 +331,13 @@ async fn refuses_a_file_over_max_file_bytes(clients: &Path, deployment: &Deploym
 }
 
 async fn every_case(deployment: Deployment, label: &str) {
-    let Some(clients) = clients(label) else {
+    if !clients_installed(label) {
         return;
-    };
-    resumes_after_an_abort(&clients, &deployment, label).await;
-    takes_the_title_from_the_metadata(&clients, &deployment, label).await;
-    stops_when_the_token_is_deleted(&clients, &deployment, label).await;
-    refuses_a_file_over_max_file_bytes(&clients, &deployment, label).await;
+    }
+    resumes_after_an_abort(&deployment, label).await;
+    takes_the_title_from_the_metadata(&deployment, label).await;
+    stops_when_the_token_is_deleted(&deployment, label).await;
+    refuses_a_file_over_max_file_bytes(&deployment, label).await;
     deployment.stop().await;
 }
 

@@ -13,6 +13,35 @@ use upload_tokens_core::auth::ApiKey;
 use upload_tokens_core::domain::{KeyId, ProjectId};
 use upload_tokens_core::store::{ApiKeyRecord, Store};
 
+/// Runs the Node script `script` of `tests/clients` with `args` (and `CHROMIUM` for the browser
+/// scripts), asserts it succeeded, and parses the JSON line it prints last: its report.
+pub fn node_report(
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    chromium: &str,
+    label: &str,
+) -> serde_json::Value {
+    let clients = workspace().join("tests/clients");
+    let output = tokio::task::block_in_place(|| {
+        std::process::Command::new("node")
+            .arg(clients.join(script))
+            .args(args)
+            .env("CHROMIUM", chromium)
+            .current_dir(&clients)
+            .output()
+            .expect("node runs")
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed ({label})\nargs: {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    println!("{label}: {line}");
+    serde_json::from_str(line).expect("a JSON result line")
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

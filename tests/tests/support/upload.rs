@@ -30,6 +30,13 @@ pub fn byte_range(from: usize, len: usize, total: usize) -> String {
     format!("bytes {from}-{}/{total}", from + len - 1)
 }
 
+/// Writes `len` pseudo-random bytes (`data(len, seed)`) to `path`; their sha256.
+pub fn write_file(path: &std::path::Path, len: usize, seed: u64) -> String {
+    let bytes = data(len, seed);
+    std::fs::write(path, &bytes).expect("file written");
+    sha(&bytes)
+}
+
 /// Creates an upload token valid for an hour.
 pub async fn token(api: &Api) -> String {
     let reply = api.create("{\"ttl\":3600}").await;
