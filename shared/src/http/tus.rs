@@ -6,6 +6,7 @@
 
 use super::links::base_url;
 use super::respond::no_content;
+use super::upload::chunk_deps;
 use super::{ApiError, AppWithBlobs, Body, Call, Request, Response, Slug, cors};
 use crate::domain::{
     DeclaredLength, TUS_EXTENSIONS, TUS_VERSION, UploadMetadata, UploadToken, is_patch_type,
@@ -14,7 +15,6 @@ use crate::domain::{
 use crate::store::VideoRecord;
 use crate::store::chunk_data::{ChunkData, Spool};
 use crate::usecases::UseCaseError;
-use crate::usecases::chunks::ChunkDeps;
 use crate::usecases::tus::{self, Creation};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -41,17 +41,6 @@ pub fn with_tus_headers(mut response: Response) -> Response {
             .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
     }
     response
-}
-
-fn deps<'a>(app: &'a AppWithBlobs, token: &'a UploadToken) -> ChunkDeps<'a> {
-    ChunkDeps {
-        videos: app.app.store.as_ref(),
-        blobs: app.blobs.as_ref(),
-        clock: app.app.clock.as_ref(),
-        max_file_bytes: app.settings.max_file_bytes,
-        abandon_after: app.settings.abandon_after,
-        policy: &token.policy,
-    }
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
@@ -181,7 +170,7 @@ pub(super) async fn options(app: &AppWithBlobs, call: Call) -> Result<Response, 
         return Ok(cors::preflight_for(METHODS, &app.settings.allow_origin));
     }
     let token = call.upload_token()?;
-    let deps = deps(app, token);
+    let deps = chunk_deps(app, token);
     let mut response = no_content();
     set(&mut response, "tus-version", TUS_VERSION);
     set(&mut response, "tus-extension", TUS_EXTENSIONS);
@@ -215,7 +204,7 @@ pub(super) async fn create(app: &AppWithBlobs, mut call: Call) -> Result<Respons
         file_type: metadata.file_type().map_err(header_error)?,
     };
     let with_data = is_patch_type(text(headers, "content-type")?);
-    let deps = deps(app, &token);
+    let deps = chunk_deps(app, &token);
     let limit = tus::max_size(&deps).min(length.known().unwrap_or(u64::MAX));
     let data = read_body(std::mem::take(call.request.body_mut()), app, limit).await?;
     let data = match (data.is_empty(), with_data) {
@@ -252,7 +241,7 @@ fn patch_type_error() -> ApiError {
 pub(super) async fn head(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
     check_version(&call.request)?;
     let token = call.upload_token()?;
-    let record = tus::status(deps(app, token), token, call.param("videoId"))
+    let record = tus::status(chunk_deps(app, token), token, call.param("videoId"))
         .await
         .map_err(tus_error)?;
     let progress = &record.progress;
@@ -302,7 +291,7 @@ pub(super) async fn patch(app: &AppWithBlobs, mut call: Call) -> Result<Response
         .map(|l| parse_size("Upload-Length", l))
         .transpose()
         .map_err(header_error)?;
-    let deps = deps(app, &token);
+    let deps = chunk_deps(app, &token);
     // What the length allows is the use case's to judge (a changed length is a 400): here
     // only the largest upload bounds the body.
     let limit = tus::max_size(&deps).saturating_sub(offset);
@@ -326,7 +315,7 @@ pub(super) async fn patch(app: &AppWithBlobs, mut call: Call) -> Result<Response
 pub(super) async fn delete(app: &AppWithBlobs, call: Call) -> Result<Response, ApiError> {
     check_version(&call.request)?;
     let token = call.upload_token()?;
-    tus::terminate(deps(app, token), token, call.param("videoId"))
+    tus::terminate(chunk_deps(app, token), token, call.param("videoId"))
         .await
         .map_err(tus_error)?;
     Ok(with_tus_headers(no_content()))

@@ -6,7 +6,7 @@ use super::multipart;
 use super::respond::json;
 use super::videos::video_body;
 use super::{ApiError, AppWithBlobs, Call, Response, Slug, cors};
-use crate::domain::ContentRange;
+use crate::domain::{ContentRange, UploadToken};
 use crate::usecases::chunks::{self, ChunkDeps};
 use http::{StatusCode, header};
 
@@ -38,14 +38,7 @@ pub(super) async fn upload(app: &AppWithBlobs, call: Call) -> Result<Response, A
         app.settings.max_file_bytes,
     )
     .await?;
-    let deps = ChunkDeps {
-        videos: app.app.store.as_ref(),
-        blobs: app.blobs.as_ref(),
-        clock: app.app.clock.as_ref(),
-        max_file_bytes: app.settings.max_file_bytes,
-        abandon_after: app.settings.abandon_after,
-        policy: &token.policy,
-    };
+    let deps = chunk_deps(app, &token);
     let accepted = chunks::accept_upload_chunk(
         deps,
         &token,
@@ -61,6 +54,19 @@ pub(super) async fn upload(app: &AppWithBlobs, call: Call) -> Result<Response, A
         StatusCode::CREATED,
         &video_body(app, &request, &accepted.record).await?,
     ))
+}
+
+/// What the upload machinery needs for a chunk of `token`, from the media routes' state (every
+/// protocol that takes chunks: `/upload`, tus).
+pub(super) fn chunk_deps<'a>(app: &'a AppWithBlobs, token: &'a UploadToken) -> ChunkDeps<'a> {
+    ChunkDeps {
+        videos: app.app.store.as_ref(),
+        blobs: app.blobs.as_ref(),
+        clock: app.app.clock.as_ref(),
+        max_file_bytes: app.settings.max_file_bytes,
+        abandon_after: app.settings.abandon_after,
+        policy: &token.policy,
+    }
 }
 
 /// `OPTIONS /upload`: the CORS preflight (answered by API Gateway itself on AWS).
