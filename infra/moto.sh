@@ -6,7 +6,9 @@ start_moto() {
   local port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   mkdir -p target
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+  # moto with DynamoDB requests serialised, as DynamoDB serialises conflicting writes
+  # (infra/moto_server.py says why).
+  .venv/bin/python infra/moto_server.py -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
   moto_pid=$!
   trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
