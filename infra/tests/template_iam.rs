@@ -43,13 +43,13 @@ use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use upload_tokens_core::auth::{AccessTokenSigner, ApiKey, SigningKey};
-use upload_tokens_core::domain::{KeyId, ProjectId, SystemClock};
+use upload_tokens_core::domain::{KeyId, ProjectId, SystemClock, Ttl, UploadToken};
 use upload_tokens_core::http::{
     App, AppWithBlobs, MEDIA_ROUTES, MediaSettings, Response, RouteSet, TOKEN_ROUTES,
 };
 use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 use upload_tokens_core::store::s3::S3BlobStore;
-use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord};
+use upload_tokens_core::store::{ApiKeyAdmin, ApiKeyRecord, TokenWriter};
 
 const MIB: usize = 1024 * 1024;
 
@@ -613,6 +613,7 @@ impl Intercept for Recorder {
         use aws_sdk_dynamodb::operation::{
             batch_get_item::BatchGetItemInput, delete_item::DeleteItemInput,
             get_item::GetItemInput, put_item::PutItemInput, query::QueryInput, scan::ScanInput,
+            transact_get_items::TransactGetItemsInput,
             transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
         };
         let input = context.input();
@@ -653,6 +654,13 @@ impl Intercept for Recorder {
                 }
                 if let Some(check) = item.condition_check() {
                     seen.push(table("ConditionCheckItem", pk(Some(check.key()))));
+                }
+            }
+        } else if let Some(i) = input.downcast_ref::<TransactGetItemsInput>() {
+            // IAM checks each item as a GetItem.
+            for item in i.transact_items() {
+                if let Some(get) = item.get() {
+                    seen.push(table("GetItem", pk(Some(get.key()))));
                 }
             }
         } else if input.downcast_ref::<ScanInput>().is_some() {
@@ -1481,10 +1489,12 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
         .await
         .expect("table created");
     let key = ApiKey::generate();
-    DynamoStore::new(admin, table.clone())
+    let project = ProjectId::generate();
+    let admin_store = DynamoStore::new(admin, table.clone());
+    admin_store
         .insert_api_key(&ApiKeyRecord {
             key_id: KeyId::generate(),
-            project_id: ProjectId::generate(),
+            project_id: project.clone(),
             hash: key.hash(),
             created_at: chrono::Utc::now(),
         })
@@ -1613,6 +1623,39 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
         .await;
     }
 
+    // Tokens that expired one a minute, half an hour ago: the next listing folds their expiry
+    // buckets into the counters (read by BatchGetItem, deleted in a transaction that updates a
+    // counter shard). Then pages past the first, forward and from the end, skip tokens on the
+    // keys-only indexes.
+    let now = chrono::Utc::now();
+    for i in 0..20 {
+        let created = now - chrono::TimeDelta::minutes(30 - i);
+        let expired = UploadToken::create(
+            project.clone(),
+            Ttl::from_seconds(60).expect("ttl"),
+            created,
+        );
+        admin_store.insert_token(&expired).await.expect("seeded");
+    }
+    for _ in 0..3 {
+        let active = UploadToken::create(project.clone(), Ttl::NEVER, now);
+        admin_store.insert_token(&active).await.expect("seeded");
+    }
+    for query in [
+        "",
+        "?currentPage=2&pageSize=1",
+        "?currentPage=3&pageSize=1&sortBy=ttl",
+    ] {
+        run.token_call(
+            "list-tokens",
+            "GET",
+            &format!("/upload-tokens{query}"),
+            &[("authorization", basic.as_str())],
+            "",
+        )
+        .await;
+    }
+
     // The token's policy changed through both faces; named tokens created, listed (both
     // listing partitions), read, changed and deleted.
     for auth in credentials {
@@ -1625,7 +1668,7 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
             "PATCH",
             &format!("/upload-tokens/{token}"),
             &headers,
-            "{\"name\":\"scenario\",\"maxFileBytes\":1073741824}",
+            "{\"name\":\"scenario\",\"maxFileBytes\":1073741824,\"ttl\":7200}",
         )
         .await;
         let named = run
@@ -1665,6 +1708,44 @@ async fn every_function_asks_dynamodb_and_s3_for_exactly_what_its_policy_grants(
         )
         .await;
     }
+
+    // A token of the api.video face changed (its expiry moves between counted minutes) and
+    // deleted (counted out) through the /v2 face.
+    let shown = run
+        .token_call(
+            "create-token",
+            "POST",
+            "/upload-tokens",
+            &[
+                ("authorization", basic.as_str()),
+                ("content-type", "application/json"),
+            ],
+            "{\"ttl\":600}",
+        )
+        .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let headers = [
+        ("authorization", basic.as_str()),
+        ("content-type", "application/json"),
+    ];
+    run.token_call(
+        "update-named-token",
+        "PATCH",
+        &format!("/v2/tokens/{shown}"),
+        &headers,
+        "{\"ttl\":1200}",
+    )
+    .await;
+    run.token_call(
+        "delete-named-token",
+        "DELETE",
+        &format!("/v2/tokens/{shown}"),
+        &headers,
+        "",
+    )
+    .await;
 
     // upload: a file in two chunks, the second sent twice (a retry); then a second file on the
     // same token whose next chunk comes without videoId, as the clients' one-shot chunked

@@ -54,6 +54,18 @@ fn template_declares_the_key_attributes_the_code_uses() {
     assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
 }
 
+/// An index's projection as `ALL`, `KEYS_ONLY` or `INCLUDE a,b`.
+fn projection(p: &Value) -> String {
+    let kind = p["ProjectionType"].as_str().expect("projection").to_owned();
+    match p["NonKeyAttributes"].as_sequence() {
+        Some(names) => {
+            let names: Vec<&str> = names.iter().map(|n| n.as_str().expect("name")).collect();
+            format!("{kind} {}", names.join(","))
+        }
+        None => kind,
+    }
+}
+
 #[test]
 fn template_declares_the_indexes_the_code_queries() {
     let props = table_properties();
@@ -65,23 +77,26 @@ fn template_declares_the_indexes_the_code_queries() {
             (
                 i["IndexName"].as_str().expect("name").to_owned(),
                 key_schema(&i["KeySchema"]),
-                i["Projection"]["ProjectionType"]
-                    .as_str()
-                    .expect("projection")
-                    .to_owned(),
+                projection(&i["Projection"]),
             )
         })
         .collect();
     let expected: Vec<IndexShape> = schema::INDEXES
         .iter()
-        .map(|(name, hash, range)| {
+        .map(|(name, hash, range, projection)| {
             (
                 (*name).to_owned(),
                 vec![
                     ((*hash).to_owned(), "HASH".to_owned()),
                     ((*range).to_owned(), "RANGE".to_owned()),
                 ],
-                "ALL".to_owned(),
+                match projection {
+                    schema::IndexProjection::All => "ALL".to_owned(),
+                    schema::IndexProjection::KeysOnly => "KEYS_ONLY".to_owned(),
+                    schema::IndexProjection::Include(names) => {
+                        format!("INCLUDE {}", names.join(","))
+                    }
+                },
             )
         })
         .collect();

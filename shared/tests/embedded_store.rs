@@ -308,3 +308,85 @@ async fn tokens_of_a_database_from_before_policies_read_back_and_take_them() {
         Some(Some(1))
     );
 }
+
+/// The tokens of `project` a listing at `now` counts.
+async fn total_at(
+    store: &EmbeddedStore,
+    project: &ProjectId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> u64 {
+    store
+        .list_tokens(project, &ListQuery::default(), now)
+        .await
+        .expect("list")
+        .total
+}
+
+#[tokio::test]
+async fn folding_expiry_buckets_changes_no_total() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let project = ProjectId::generate();
+    let tokens: Vec<_> = [30, 90, 150, 400, 0]
+        .into_iter()
+        .map(|ttl| token(&project, ttl, at_s(0)))
+        .collect();
+    for t in &tokens {
+        store.insert_token(t).await.expect("insert");
+    }
+    let mut folded = 0;
+    for s in (0..600).step_by(20) {
+        let expected = tokens.iter().filter(|t| t.is_active(at_s(s))).count() as u64;
+        assert_eq!(
+            total_at(&store, &project, at_s(s)).await,
+            expected,
+            "at {s} s"
+        );
+        folded += store.fold_expired_counts(at_s(s)).await.expect("fold");
+        assert_eq!(
+            total_at(&store, &project, at_s(s)).await,
+            expected,
+            "folded at {s} s"
+        );
+    }
+    assert_eq!(folded, 4, "each expiring token's bucket folded once");
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_counters_gets_them_from_its_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = ProjectId::generate();
+    let tokens: Vec<_> = [30, 90, 0, 3600]
+        .into_iter()
+        .map(|ttl| token(&project, ttl, at_s(0)))
+        .collect();
+    {
+        let store = open(&dir);
+        for t in &tokens {
+            store.insert_token(t).await.expect("insert");
+        }
+    }
+    // Back to schema version 4: no counters, no triggers, the older indexes.
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).expect("open db");
+    conn.execute_batch(
+        "DROP TRIGGER upload_tokens_count_insert; DROP TRIGGER upload_tokens_count_delete;
+         DROP TRIGGER upload_tokens_count_update; DROP TABLE token_counts;
+         DROP TABLE token_expiry_buckets; DROP INDEX upload_tokens_by_created;
+         DROP INDEX upload_tokens_by_expiry;
+         CREATE INDEX upload_tokens_by_created ON upload_tokens (project_id, named, creation_order);
+         CREATE INDEX upload_tokens_by_expiry
+             ON upload_tokens (project_id, named, ifnull(expires_ms, 9223372036854775807), id);
+         PRAGMA user_version = 4;",
+    )
+    .expect("downgrade");
+    drop(conn);
+    let store = open(&dir);
+    for s in [0, 40, 100, 4000] {
+        let expected = tokens.iter().filter(|t| t.is_active(at_s(s))).count() as u64;
+        assert_eq!(
+            total_at(&store, &project, at_s(s)).await,
+            expected,
+            "at {s} s"
+        );
+    }
+}

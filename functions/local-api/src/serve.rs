@@ -242,7 +242,8 @@ pub async fn start(options: Options) -> Result<Server, LocalError> {
 /// How often the embedded store is swept for abandoned uploads (and once at start).
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
-/// Removes the embedded store's abandoned uploads, now and every [`SWEEP_EVERY`].
+/// Removes the embedded store's abandoned uploads and folds its expired token counts, now and
+/// every [`SWEEP_EVERY`].
 async fn sweep_abandoned(
     store: Arc<upload_tokens_core::store::embedded::EmbeddedStore>,
     blobs: Arc<dyn upload_tokens_core::store::blob::BlobStore>,
@@ -266,6 +267,9 @@ async fn sweep_abandoned(
             Err(e) => {
                 tracing::warn!(error = %upload_tokens_core::internal::ErrorChain(&e), "abandoned uploads not swept");
             }
+        }
+        if let Err(e) = store.fold_expired_counts(chrono::Utc::now()).await {
+            tracing::warn!(error = %upload_tokens_core::internal::ErrorChain(&e), "expired token counts not folded");
         }
         tokio::time::sleep(SWEEP_EVERY).await;
     }

@@ -159,6 +159,41 @@ impl ListQuery {
     pub fn limit(&self) -> usize {
         self.page_size.get() as usize
     }
+
+    /// How a store reads this page out of `total` matching items, or `None` when the page lies
+    /// past the end (nothing to read). A page past the middle is read from the other end, in the
+    /// reverse order, so that no page skips more than half of the items.
+    pub fn reading(&self, total: u64) -> Option<PageReading> {
+        let offset = self.offset();
+        let left = total.checked_sub(offset).filter(|&n| n > 0)?;
+        let take = usize::try_from(left).map_or(self.limit(), |n| n.min(self.limit()));
+        let from_end = left - take as u64;
+        Some(if from_end < offset {
+            PageReading {
+                reversed: true,
+                skip: from_end,
+                take,
+            }
+        } else {
+            PageReading {
+                reversed: false,
+                skip: offset,
+                take,
+            }
+        })
+    }
+}
+
+/// How one page is read: skip `skip` items in the query's order (or, `reversed`, in the opposite
+/// order), take the next `take`, and (when reversed) turn those around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageReading {
+    /// Whether the items are read in the order opposite to the query's.
+    pub reversed: bool,
+    /// Items passed over before the page, in the reading order.
+    pub skip: u64,
+    /// Items of the page.
+    pub take: usize,
 }
 
 fn parse_u32(s: &str) -> Option<u32> {
@@ -328,6 +363,79 @@ mod tests {
             ListQuery::parse(Some("foo=bar&pageSize=10&pageSize=oops&sortBy=ttl")).expect("valid");
         assert_eq!(q.page_size.get(), 10);
         assert_eq!(q.sort_by(), SortBy::Ttl);
+    }
+
+    fn reading(page: u32, size: u32, total: u64) -> Option<PageReading> {
+        let q = ListQuery {
+            current_page: CurrentPage::new(page).expect("page"),
+            page_size: PageSize::new(size).expect("size"),
+            ..ListQuery::default()
+        };
+        q.reading(total)
+    }
+
+    #[test]
+    fn pages_up_to_the_middle_are_read_forward() {
+        let forward = |skip, take| {
+            Some(PageReading {
+                reversed: false,
+                skip,
+                take,
+            })
+        };
+        assert_eq!(reading(1, 25, 100_000), forward(0, 25));
+        assert_eq!(reading(2000, 25, 100_000), forward(49_975, 25));
+        assert_eq!(reading(1, 25, 3), forward(0, 3));
+        assert_eq!(reading(1, 25, 25), forward(0, 25));
+    }
+
+    #[test]
+    fn pages_past_the_middle_are_read_from_the_end() {
+        let reversed = |skip, take| {
+            Some(PageReading {
+                reversed: true,
+                skip,
+                take,
+            })
+        };
+        assert_eq!(reading(4000, 25, 100_000), reversed(0, 25));
+        assert_eq!(reading(2001, 25, 100_000), reversed(49_975, 25));
+        // A short last page: the items left, from the very end.
+        assert_eq!(reading(4, 25, 90), reversed(0, 15));
+        assert_eq!(reading(2, 25, 26), reversed(0, 1));
+    }
+
+    #[test]
+    fn a_page_past_the_end_reads_nothing() {
+        assert_eq!(reading(2, 25, 25), None);
+        assert_eq!(reading(1, 25, 0), None);
+        assert_eq!(reading(u32::MAX, 100, 5), None);
+    }
+
+    #[test]
+    fn every_page_covers_its_own_positions() {
+        for total in 0..60u64 {
+            for size in [1, 2, 7, 25] {
+                let mut seen = Vec::new();
+                for page in 1..=(total as u32 / size + 2) {
+                    let Some(r) = reading(page, size, total) else {
+                        continue;
+                    };
+                    let first = if r.reversed {
+                        total - r.skip - r.take as u64
+                    } else {
+                        r.skip
+                    };
+                    assert_eq!(
+                        first,
+                        u64::from(page - 1) * u64::from(size),
+                        "{total} {size}"
+                    );
+                    seen.extend(first..first + r.take as u64);
+                }
+                assert_eq!(seen, (0..total).collect::<Vec<_>>(), "{total} {size}");
+            }
+        }
     }
 
     #[test]

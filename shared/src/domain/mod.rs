@@ -17,8 +17,8 @@ pub use ids::{
     InvalidId, KeyId, NAMED_TOKEN_ID_LEN, ProjectId, TokenId, VideoId, random_alphanumeric,
 };
 pub use listing::{
-    CurrentPage, InvalidQueryParameter, ListQuery, PageLink, PageSize, Pagination, SortBy,
-    SortOrder,
+    CurrentPage, InvalidQueryParameter, ListQuery, PageLink, PageReading, PageSize, Pagination,
+    SortBy, SortOrder,
 };
 pub use policy::{
     FieldStyle, InvalidPolicyField, MimePattern, Origin, PolicyPatch, PolicyViolation, SNIFF_BYTES,

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::auth::SecretHash;
 use crate::domain::{
-    CreationOrder, KeyId, ListQuery, ProjectId, ReceivedChunk, SortBy, SortOrder, TokenId,
-    TokenName, TokenUsage, Ttl, UploadToken, VideoId,
+    CreationOrder, KeyId, ListQuery, PageReading, ProjectId, ReceivedChunk, SortBy, SortOrder,
+    TokenId, TokenName, TokenUsage, Ttl, UploadToken, VideoId,
 };
 use crate::internal::InternalError;
 use async_trait::async_trait;
@@ -99,7 +99,68 @@ const MIGRATIONS: &[&str] = &[
         ON upload_tokens (project_id, named, ifnull(expires_ms, 9223372036854775807), id);
     CREATE INDEX upload_tokens_newest ON upload_tokens (project_id, creation_order);
 "#,
+    // `itemsTotal` without a count over the rows (DESIGN.md, "Counts without scans"): triggers
+    // keep, in the writing transaction, each project's shown tokens (`live`: inserted minus
+    // deleted) and how many of them expire in each minute. A total is then `live` minus the
+    // buckets already past, read in O(1) (see `count_shown`). Both listing indexes also hold
+    // `expires_ms`, so that skipping tokens to reach a page reads the index alone.
+    r#"
+    CREATE TABLE token_counts (
+        project_id TEXT PRIMARY KEY,
+        live       INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE token_expiry_buckets (
+        project_id TEXT NOT NULL,
+        minute     INTEGER NOT NULL,
+        n          INTEGER NOT NULL,
+        PRIMARY KEY (project_id, minute)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO token_counts (project_id, live)
+        SELECT project_id, count(*) FROM upload_tokens WHERE named = 0 GROUP BY project_id;
+    INSERT INTO token_expiry_buckets (project_id, minute, n)
+        SELECT project_id, expires_ms / 60000, count(*) FROM upload_tokens
+        WHERE named = 0 AND expires_ms IS NOT NULL GROUP BY 1, 2;
+    CREATE TRIGGER upload_tokens_count_insert AFTER INSERT ON upload_tokens WHEN NEW.named = 0
+    BEGIN
+        INSERT INTO token_counts (project_id, live) VALUES (NEW.project_id, 1)
+            ON CONFLICT (project_id) DO UPDATE SET live = live + 1;
+        INSERT INTO token_expiry_buckets (project_id, minute, n)
+            SELECT NEW.project_id, NEW.expires_ms / 60000, 1 WHERE NEW.expires_ms IS NOT NULL
+            ON CONFLICT (project_id, minute) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER upload_tokens_count_delete AFTER DELETE ON upload_tokens WHEN OLD.named = 0
+    BEGIN
+        INSERT INTO token_counts (project_id, live) VALUES (OLD.project_id, -1)
+            ON CONFLICT (project_id) DO UPDATE SET live = live - 1;
+        INSERT INTO token_expiry_buckets (project_id, minute, n)
+            SELECT OLD.project_id, OLD.expires_ms / 60000, -1 WHERE OLD.expires_ms IS NOT NULL
+            ON CONFLICT (project_id, minute) DO UPDATE SET n = n - 1;
+    END;
+    CREATE TRIGGER upload_tokens_count_update AFTER UPDATE OF expires_ms ON upload_tokens
+        WHEN OLD.named = 0
+         AND ifnull(OLD.expires_ms / 60000, -1) IS NOT ifnull(NEW.expires_ms / 60000, -1)
+    BEGIN
+        INSERT INTO token_expiry_buckets (project_id, minute, n)
+            SELECT OLD.project_id, OLD.expires_ms / 60000, -1 WHERE OLD.expires_ms IS NOT NULL
+            ON CONFLICT (project_id, minute) DO UPDATE SET n = n - 1;
+        INSERT INTO token_expiry_buckets (project_id, minute, n)
+            SELECT NEW.project_id, NEW.expires_ms / 60000, 1 WHERE NEW.expires_ms IS NOT NULL
+            ON CONFLICT (project_id, minute) DO UPDATE SET n = n + 1;
+    END;
+    DROP INDEX upload_tokens_by_created;
+    CREATE INDEX upload_tokens_by_created
+        ON upload_tokens (project_id, named, creation_order, expires_ms);
+    DROP INDEX upload_tokens_by_expiry;
+    CREATE INDEX upload_tokens_by_expiry ON upload_tokens
+        (project_id, named, ifnull(expires_ms, 9223372036854775807), id, expires_ms);
+"#,
 ];
+
+/// Length of an expiry bucket, in milliseconds.
+const BUCKET_MS: i64 = 60_000;
+/// Buckets are folded into `live` only once they are this many minutes old, so that a reader
+/// whose clock is behind the folder's still counts right.
+const FOLD_MARGIN_MINUTES: i64 = 2;
 
 /// How long SQLite itself waits for a lock before answering `SQLITE_BUSY`; [`retrying`] then
 /// tries again, so one call never blocks a connection for long.
@@ -205,6 +266,7 @@ impl EmbeddedStore {
             .map_err(StoreError::backend)?;
             conn.execute("DELETE FROM refresh_tokens WHERE expires_ms <= ?1", [now])
                 .map_err(StoreError::backend)?;
+            fold_buckets(conn, now.div_euclid(BUCKET_MS) - FOLD_MARGIN_MINUTES)?;
             Ok(())
         };
         retrying(&mut conn, WRITE_PATIENCE, &setup)?;
@@ -383,38 +445,59 @@ impl TokenRow {
 impl TokenWriter for EmbeddedStore {
     async fn insert_token(&self, token: &UploadToken) -> Result<(), StoreError> {
         let t = token.clone();
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO upload_tokens (id, project_id, ttl, created_ms, creation_order,
+        self.write(move |c| insert_row(c, &t)).await
+    }
+}
+
+/// Inserts one token row (the triggers count it).
+fn insert_row(c: &Connection, t: &UploadToken) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO upload_tokens (id, project_id, ttl, created_ms, creation_order,
                      expires_ms, named, name, policy, max_uploads, value_hash, created_by,
                      updated_by, updated_ms, version, uploads, completed_uploads, bytes_received,
                      last_used_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
                      ?17, ?18, ?19)",
-                params![
-                    t.id.as_str(),
-                    t.project_id.as_str(),
-                    t.ttl.seconds(),
-                    millis(t.created_at),
-                    t.creation_order.to_string(),
-                    t.expires_at().map(millis),
-                    !t.value_is_shown(),
-                    t.name.as_ref().map(TokenName::as_str),
-                    stored::encode_policy(&t.policy)?,
-                    t.policy.max_uploads,
-                    t.value_hash.as_ref().map(|h| h.as_bytes().to_vec()),
-                    t.created_by.as_ref().map(KeyId::as_str),
-                    t.updated_by.as_ref().map(KeyId::as_str),
-                    millis(t.updated_at),
-                    sql_count(t.version)?,
-                    sql_count(t.usage.uploads)?,
-                    sql_count(t.usage.completed_uploads)?,
-                    sql_count(t.usage.bytes_received)?,
-                    t.usage.last_used_at.map(millis),
-                ],
-            )
-            .map_err(sql_err)?;
-            Ok(())
+        params![
+            t.id.as_str(),
+            t.project_id.as_str(),
+            t.ttl.seconds(),
+            millis(t.created_at),
+            t.creation_order.to_string(),
+            t.expires_at().map(millis),
+            !t.value_is_shown(),
+            t.name.as_ref().map(TokenName::as_str),
+            stored::encode_policy(&t.policy)?,
+            t.policy.max_uploads,
+            t.value_hash.as_ref().map(|h| h.as_bytes().to_vec()),
+            t.created_by.as_ref().map(KeyId::as_str),
+            t.updated_by.as_ref().map(KeyId::as_str),
+            millis(t.updated_at),
+            sql_count(t.version)?,
+            sql_count(t.usage.uploads)?,
+            sql_count(t.usage.completed_uploads)?,
+            sql_count(t.usage.bytes_received)?,
+            t.usage.last_used_at.map(millis),
+        ],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+impl EmbeddedStore {
+    /// Inserts many tokens in one transaction, as [`TokenWriter::insert_token`] would one by one
+    /// (counted by the same triggers). Not an API: for benchmarks that seed large projects
+    /// (`tests/benches/list.rs`) without a disk sync per token.
+    #[doc(hidden)]
+    pub async fn insert_tokens_at_once(&self, tokens: Vec<UploadToken>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::backend)?;
+            for t in &tokens {
+                insert_row(&tx, t)?;
+            }
+            tx.commit().map_err(StoreError::backend)
         })
         .await
     }
@@ -540,52 +623,19 @@ impl TokenLister for EmbeddedStore {
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<TokenPage, StoreError> {
-        let order = match (query.sort_by(), query.sort_order()) {
-            (SortBy::CreatedAt, SortOrder::Asc) => "creation_order ASC",
-            (SortBy::CreatedAt, SortOrder::Desc) => "creation_order DESC",
-            (SortBy::Ttl, SortOrder::Asc) => "ifnull(expires_ms, 9223372036854775807) ASC, id ASC",
-            (SortBy::Ttl, SortOrder::Desc) => {
-                "ifnull(expires_ms, 9223372036854775807) DESC, id DESC"
-            }
-        };
         let project = project.clone();
-        let limit = i64::from(query.page_size.get());
-        // Offsets past i64::MAX cannot match anything; clamp instead of failing.
-        let offset = i64::try_from(query.offset()).unwrap_or(i64::MAX);
+        let query = *query;
         self.read(move |c| {
+            // One read transaction: the total and the page are of the same snapshot.
             let tx = c.transaction().map_err(StoreError::backend)?;
-            let active =
-                "project_id = ?1 AND named = 0 AND (expires_ms IS NULL OR expires_ms > ?2)";
-            let total: i64 = tx
-                .query_row(
-                    &format!("SELECT count(*) FROM upload_tokens WHERE {active}"),
-                    params![project.as_str(), millis(now)],
-                    |r| r.get(0),
-                )
-                .map_err(StoreError::backend)?;
-            let rows = {
-                let mut stmt = tx
-                    .prepare(&format!(
-                        "SELECT {TOKEN_COLUMNS} FROM upload_tokens WHERE {active}
-                         ORDER BY {order} LIMIT ?3 OFFSET ?4"
-                    ))
-                    .map_err(StoreError::backend)?;
-                stmt.query_map(
-                    params![project.as_str(), millis(now), limit, offset],
-                    TokenRow::read,
-                )
-                .map_err(StoreError::backend)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(StoreError::backend)?
+            let now = millis(now);
+            let total = count_shown(&tx, project.as_str(), now)?;
+            let tokens = match query.reading(total) {
+                Some(reading) => read_page(&tx, project.as_str(), &query, reading, now)?,
+                None => Vec::new(),
             };
             tx.commit().map_err(StoreError::backend)?;
-            Ok(TokenPage {
-                tokens: rows
-                    .into_iter()
-                    .map(TokenRow::decode)
-                    .collect::<Result<_, _>>()?,
-                total: u64::try_from(total).unwrap_or(0),
-            })
+            Ok(TokenPage { tokens, total })
         })
         .await
     }
@@ -626,6 +676,172 @@ impl TokenLister for EmbeddedStore {
         })
         .await
     }
+}
+
+/// How many of the project's shown tokens are active at `now_ms`, in O(1): `live` (inserted
+/// minus deleted, kept by triggers) minus the tokens of every expiry bucket up to the current
+/// minute, plus those of the current minute still active (an index range of at most a minute's
+/// expiries). Expired rows deleted later change `live` and their bucket alike.
+fn count_shown(c: &Connection, project: &str, now_ms: i64) -> Result<u64, StoreError> {
+    let minute = now_ms.div_euclid(BUCKET_MS);
+    let total: i64 = c
+        .query_row(
+            "SELECT (SELECT ifnull(sum(live), 0) FROM token_counts WHERE project_id = ?1)
+                  - (SELECT ifnull(sum(n), 0) FROM token_expiry_buckets
+                     WHERE project_id = ?1 AND minute <= ?2)
+                  + (SELECT count(*) FROM upload_tokens INDEXED BY upload_tokens_by_expiry
+                     WHERE project_id = ?1 AND named = 0
+                       AND ifnull(expires_ms, 9223372036854775807) > ?3
+                       AND ifnull(expires_ms, 9223372036854775807) < ?4)",
+            params![project, minute, now_ms, (minute + 1) * BUCKET_MS],
+            |r| r.get(0),
+        )
+        .map_err(StoreError::backend)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// One page of the project's shown tokens active at `now_ms`, as `reading` says: the skipped
+/// tokens are passed over in a query that reads the order's index alone (keys only), which
+/// gives the first token of the page; the page is then read from there.
+fn read_page(
+    c: &Connection,
+    project: &str,
+    query: &ListQuery,
+    reading: PageReading,
+    now_ms: i64,
+) -> Result<Vec<UploadToken>, StoreError> {
+    let ascending = (query.sort_order() == SortOrder::Asc) != reading.reversed;
+    let (dir, from) = if ascending {
+        ("ASC", ">=")
+    } else {
+        ("DESC", "<=")
+    };
+    // Per order: the index, the active condition as that index can evaluate it, and the key.
+    let (index, active, key) = match query.sort_by() {
+        SortBy::CreatedAt => (
+            "upload_tokens_by_created",
+            "(expires_ms IS NULL OR expires_ms > ?2)",
+            "creation_order",
+        ),
+        SortBy::Ttl => (
+            "upload_tokens_by_expiry",
+            "ifnull(expires_ms, 9223372036854775807) > ?2",
+            "(ifnull(expires_ms, 9223372036854775807), id)",
+        ),
+    };
+    let order = match query.sort_by() {
+        SortBy::CreatedAt => format!("creation_order {dir}"),
+        SortBy::Ttl => format!("ifnull(expires_ms, 9223372036854775807) {dir}, id {dir}"),
+    };
+    let shown = format!("project_id = ?1 AND named = 0 AND {active}");
+    let take = i64::try_from(reading.take).unwrap_or(i64::MAX);
+    let rows = if reading.skip == 0 {
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM upload_tokens INDEXED BY {index}
+                 WHERE {shown} ORDER BY {order} LIMIT ?3"
+            ))
+            .map_err(StoreError::backend)?;
+        stmt.query_map(params![project, now_ms, take], TokenRow::read)
+            .map_err(StoreError::backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+    } else {
+        // The first key of the page; its row is the page's first, keys being unique.
+        let first: Option<(Option<i64>, String)> = match query.sort_by() {
+            SortBy::CreatedAt => c
+                .query_row(
+                    &format!(
+                        "SELECT NULL, creation_order FROM upload_tokens INDEXED BY {index}
+                         WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
+                    ),
+                    params![project, now_ms, sql_offset(reading.skip)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional(),
+            SortBy::Ttl => c
+                .query_row(
+                    &format!(
+                        "SELECT ifnull(expires_ms, 9223372036854775807), id
+                         FROM upload_tokens INDEXED BY {index}
+                         WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
+                    ),
+                    params![project, now_ms, sql_offset(reading.skip)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional(),
+        }
+        .map_err(StoreError::backend)?;
+        let Some((first_expiry, first_id)) = first else {
+            return Ok(Vec::new());
+        };
+        let bound = match query.sort_by() {
+            SortBy::CreatedAt => "?4",
+            SortBy::Ttl => "(?5, ?4)",
+        };
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM upload_tokens INDEXED BY {index}
+                 WHERE {shown} AND {key} {from} {bound} ORDER BY {order} LIMIT ?3"
+            ))
+            .map_err(StoreError::backend)?;
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            project.to_owned().into(),
+            now_ms.into(),
+            take.into(),
+            first_id.into(),
+        ];
+        values.extend(first_expiry.map(rusqlite::types::Value::from));
+        stmt.query_map(rusqlite::params_from_iter(values), TokenRow::read)
+            .map_err(StoreError::backend)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+    }
+    .map_err(StoreError::backend)?;
+    let mut tokens = rows
+        .into_iter()
+        .map(TokenRow::decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    if reading.reversed {
+        tokens.reverse();
+    }
+    Ok(tokens)
+}
+
+/// An offset as SQLite's signed integer (past `i64::MAX` nothing can match: clamped).
+fn sql_offset(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl EmbeddedStore {
+    /// Folds the expiry buckets of minutes at least [`FOLD_MARGIN_MINUTES`] before `now` into
+    /// their projects' `live` counts, so that a total sums a few buckets, not every minute since
+    /// the store began. Changes no total. The local server runs it with its hourly sweep.
+    pub async fn fold_expired_counts(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let before = millis(now).div_euclid(BUCKET_MS) - FOLD_MARGIN_MINUTES;
+        self.write(move |c| fold_buckets(c, before)).await
+    }
+}
+
+/// Folds the buckets of minutes before `before`; how many there were.
+fn fold_buckets(c: &mut Connection, before: i64) -> Result<usize, StoreError> {
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(StoreError::backend)?;
+    tx.execute(
+        "UPDATE token_counts SET live = live - (
+             SELECT sum(n) FROM token_expiry_buckets b
+             WHERE b.project_id = token_counts.project_id AND b.minute < ?1)
+         WHERE project_id IN (SELECT project_id FROM token_expiry_buckets WHERE minute < ?1)",
+        [before],
+    )
+    .map_err(StoreError::backend)?;
+    let folded = tx
+        .execute(
+            "DELETE FROM token_expiry_buckets WHERE minute < ?1",
+            [before],
+        )
+        .map_err(StoreError::backend)?;
+    tx.commit().map_err(StoreError::backend)?;
+    Ok(folded)
 }
 
 #[async_trait]

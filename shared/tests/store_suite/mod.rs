@@ -1405,6 +1405,166 @@ pub async fn newest_first_lists_both_faces_from_any_position<S: Store>(store: &S
     assert!(page.tokens.iter().all(UploadToken::value_is_shown));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tokens: totals kept by counters (DESIGN.md, "Counts without scans")
+// ---------------------------------------------------------------------------------------------
+
+/// The total a listing at `now` must report over `tokens` (all of them inserted and kept).
+fn active_at(tokens: &[UploadToken], now: DateTime<Utc>) -> u64 {
+    tokens.iter().filter(|t| t.is_active(now)).count() as u64
+}
+
+/// Reads the total at each of `times` and checks it against `tokens`, and against the tokens a
+/// page of 100 holds (both orders), so that counters and listing agree. `times` go forward (a
+/// store may fold counts of minutes past, as the real clock never comes back to them).
+async fn check_totals<S: Store>(
+    store: &S,
+    project: &ProjectId,
+    tokens: &[UploadToken],
+    times: &[DateTime<Utc>],
+) {
+    for &now in times {
+        let expected = active_at(tokens, now);
+        for sort_by in [SortBy::CreatedAt, SortBy::Ttl] {
+            let page = list(store, project, &query(sort_by, SortOrder::Asc, 1, 100), now).await;
+            assert_eq!(page.total, expected, "total at {now} ({sort_by:?})");
+            assert_eq!(page.tokens.len() as u64, expected, "page at {now}");
+        }
+    }
+}
+
+/// Instants from `base()` on, every `step_s` seconds up to `until_s`, each 1 ms past a
+/// multiple of `step_s` too, so that minute boundaries and the instants right after them are
+/// both read.
+fn instants(step_s: i64, until_s: i64) -> Vec<DateTime<Utc>> {
+    (0..=until_s / step_s)
+        .flat_map(|i| {
+            [
+                at_s(i * step_s),
+                at_s(i * step_s) + TimeDelta::milliseconds(1),
+            ]
+        })
+        .collect()
+}
+
+pub async fn the_total_follows_expiries_across_minutes_exactly<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    // Expiries spread over five minutes, several within each minute, some at the very edges
+    // of a minute (base() is 250 ms past a minute), and tokens that never expire.
+    let mut tokens = Vec::new();
+    for (i, ttl_s) in [
+        1, 2, 59, 60, 61, 89, 119, 120, 121, 150, 179, 180, 240, 299, 0, 0,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        tokens.push(token(&project, ttl_s, at_ms(i as i64)));
+    }
+    let mut edge = token(&project, 60, at_s(0));
+    edge.created_at -= TimeDelta::milliseconds(250); // expires exactly on a minute
+    tokens.push(edge);
+    insert_all(store, &tokens).await;
+    // A token of another project and a named token of this one count for nothing here.
+    store
+        .insert_token(&token(&ProjectId::generate(), 30, at_s(0)))
+        .await
+        .expect("insert");
+    store
+        .insert_token(&named_token_with_policy(&project, at_s(0)))
+        .await
+        .expect("insert named");
+    // Read forward in time only, as clocks go: a store may fold what is past.
+    check_totals(store, &project, &tokens, &instants(10, 330)).await;
+}
+
+pub async fn a_total_read_long_after_many_expiries_is_exact<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    // One expiry in each of 40 minutes: more buckets than a total reads at once, so the first
+    // listing after them all has a backlog to fold.
+    let mut tokens: Vec<UploadToken> = (0..40)
+        .map(|i| token(&project, 60 * i + 30, at_ms(i64::from(i))))
+        .collect();
+    tokens.extend((0..5).map(|i| token(&project, 0, at_ms(100 + i))));
+    insert_all(store, &tokens).await;
+    check_totals(
+        store,
+        &project,
+        &tokens,
+        &[at_s(0), at_s(905), at_s(3600), at_s(3601)],
+    )
+    .await;
+}
+
+pub async fn the_total_follows_deletes_and_lifetime_changes<S: Store>(store: &S) {
+    let project = ProjectId::generate();
+    let mut tokens: Vec<UploadToken> = [30, 90, 150, 0, 200, 45]
+        .into_iter()
+        .map(|ttl_s| token(&project, ttl_s, at_s(0)))
+        .collect();
+    insert_all(store, &tokens).await;
+    // Deleted while active: gone from the total at once, and not counted again at its expiry.
+    assert!(
+        store
+            .delete_token(&project, &tokens[1].id, at_s(10))
+            .await
+            .expect("delete")
+    );
+    tokens.remove(1);
+    check_totals(store, &project, &tokens, &[at_s(10), at_s(15)]).await;
+    // A lifetime moved later (from the 150 s minute to 400 s), one moved earlier (never to
+    // 100 s), one within its minute.
+    for (i, new_ttl) in [(1, 400), (2, 100), (4, 50)] {
+        let mut changed = tokens[i].clone();
+        changed.ttl = ttl(new_ttl);
+        changed.version += 1;
+        changed.updated_at = at_s(20);
+        assert!(
+            store
+                .update_token(&changed, at_s(20))
+                .await
+                .expect("update")
+        );
+        tokens[i] = changed;
+    }
+    check_totals(store, &project, &tokens, &instants(15, 450)[4..]).await;
+}
+
+pub async fn the_total_is_exact_under_concurrent_creates_and_deletes<S: Store + 'static>(
+    store: Arc<S>,
+) {
+    let project = ProjectId::generate();
+    let ttls = [0, 30, 65, 130, 3600];
+    let first: Vec<UploadToken> = (0..30)
+        .map(|i| token(&project, ttls[i % ttls.len()], at_ms(i as i64)))
+        .collect();
+    insert_all(&*store, &first).await;
+    // At once: 30 more created, 15 of the first deleted, each of those deleted twice.
+    let more: Vec<UploadToken> = (0..30)
+        .map(|i| token(&project, ttls[(i + 2) % ttls.len()], at_s(5)))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in more.clone() {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            store.insert_token(&t).await.expect("insert");
+            false
+        });
+    }
+    for t in first.iter().take(15).chain(first.iter().take(15)).cloned() {
+        let (store, project) = (Arc::clone(&store), project.clone());
+        tasks.spawn(async move {
+            store
+                .delete_token(&project, &t.id, at_s(6))
+                .await
+                .expect("delete")
+        });
+    }
+    let deleted = tasks.join_all().await.into_iter().filter(|d| *d).count();
+    assert_eq!(deleted, 15, "each token deleted once");
+    let kept: Vec<UploadToken> = first[15..].iter().chain(&more).cloned().collect();
+    check_totals(&*store, &project, &kept, &instants(20, 200)[1..]).await;
+}
+
 /// Expands to one `#[tokio::test]` per behaviour of the suite, each starting from `$setup()`
 /// (an `async fn() -> Option<Subject<S>>`; `None` skips the test).
 macro_rules! store_suite {
@@ -1438,6 +1598,9 @@ macro_rules! store_suite {
             usage_counts_videos_chunks_and_completions,
             a_video_of_a_deleted_or_expired_token_is_refused,
             newest_first_lists_both_faces_from_any_position,
+            the_total_follows_expiries_across_minutes_exactly,
+            the_total_follows_deletes_and_lifetime_changes,
+            a_total_read_long_after_many_expiries_is_exact,
         );
         store_suite!(@shared $setup;
             listing_reaches_past_a_thousand_tokens,
@@ -1445,6 +1608,7 @@ macro_rules! store_suite {
             concurrent_takes_of_one_refresh_token_succeed_exactly_once,
             concurrent_revocations_of_one_key_succeed_exactly_once,
             concurrent_videos_of_a_limited_token_start_exactly_max_uploads,
+            the_total_is_exact_under_concurrent_creates_and_deletes,
         );
     };
     (@by_ref $setup:path; $($name:ident),* $(,)?) => {

@@ -5,7 +5,10 @@
 //! - Every create is a conditional put (`attribute_not_exists(pk)`): nothing is overwritten.
 //! - Listings Query a per-project GSI in the requested order, never Scan. Expired tokens are
 //!   excluded by the key condition on the expiry index, and by a filter on the creation index.
+//!   A page past the middle is read from the other end; the tokens before a page are skipped
+//!   on a keys-only copy of the index. `itemsTotal` comes from counters ([`counts`]).
 
+mod counts;
 mod items;
 pub mod schema;
 mod videos;
@@ -16,20 +19,21 @@ use super::{
 };
 use crate::auth::SecretHash;
 use crate::domain::{
-    CreationOrder, KeyId, ListQuery, ProjectId, SortBy, SortOrder, TokenId, UploadToken,
+    CreationOrder, KeyId, ListQuery, PageReading, ProjectId, SortBy, SortOrder, TokenId,
+    UploadToken,
 };
 use crate::internal::InternalError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem,
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use items::{Item, attr};
 use schema::{
-    BY_CREATED_INDEX, BY_EXPIRY_INDEX, CREATED_SK, EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK,
-    PROJECT_ID,
+    BY_CREATED_INDEX, BY_CREATED_KEYS_INDEX, BY_EXPIRY_INDEX, BY_EXPIRY_KEYS_INDEX, CREATED_SK,
+    EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK, PROJECT_ID,
 };
 use std::collections::HashMap;
 
@@ -128,89 +132,146 @@ impl DynamoStore {
         }
     }
 
-    /// Counts the project's tokens active at `now`, by the expiry index's key condition.
-    async fn count_active(
+    /// A Query of the project's shown tokens active at `now`, on `index` (the full one or its
+    /// keys-only copy) in `sort_by`'s order, ascending when `forward`.
+    fn shown_tokens_query(
         &self,
         project: &ProjectId,
+        sort_by: SortBy,
+        keys_only: bool,
+        forward: bool,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_EXPIRY_INDEX)
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#lp", LIST_PK)
+            .expression_attribute_values(":lp", attr::s(items::list_pk(project)))
+            .scan_index_forward(forward);
+        match sort_by {
+            SortBy::Ttl => request
+                .index_name(if keys_only {
+                    BY_EXPIRY_KEYS_INDEX
+                } else {
+                    BY_EXPIRY_INDEX
+                })
                 .key_condition_expression("#lp = :lp AND #sk > :now")
-                .expression_attribute_names("#lp", LIST_PK)
                 .expression_attribute_names("#sk", EXPIRY_SK)
-                .expression_attribute_values(":lp", attr::s(items::list_pk(project)))
-                .expression_attribute_values(":now", attr::s(items::expiry_floor(now)))
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            total += u64::try_from(out.count()).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(total),
-            }
+                .expression_attribute_values(":now", attr::s(items::expiry_floor(now))),
+            SortBy::CreatedAt => request
+                .index_name(if keys_only {
+                    BY_CREATED_KEYS_INDEX
+                } else {
+                    BY_CREATED_INDEX
+                })
+                .key_condition_expression("#lp = :lp")
+                .filter_expression("attribute_not_exists(#exp) OR #exp > :nowms")
+                .expression_attribute_names("#exp", EXPIRES_AT_MS)
+                .expression_attribute_values(":nowms", attr::n(now.timestamp_millis())),
         }
     }
 
-    /// Reads the page: skips `query.offset()` active tokens in order, then takes up to a page.
+    /// Reads one page as `reading` says: the skipped tokens on the keys-only index, the page
+    /// itself on the full one, from the key of the last one skipped.
     async fn page(
         &self,
         project: &ProjectId,
         query: &ListQuery,
+        reading: PageReading,
         now: DateTime<Utc>,
     ) -> Result<Vec<UploadToken>, StoreError> {
-        let mut to_skip = query.offset();
-        let want = query.limit();
-        let mut tokens = Vec::with_capacity(want);
+        let forward = (query.sort_order() == SortOrder::Asc) != reading.reversed;
+        let start = if reading.skip == 0 {
+            None
+        } else {
+            match self
+                .key_after_skipping(project, query.sort_by(), forward, reading.skip, now)
+                .await?
+            {
+                Some(key) => Some(key),
+                None => return Ok(Vec::new()),
+            }
+        };
+        let mut tokens = self
+            .read_tokens(project, query.sort_by(), forward, start, reading.take, now)
+            .await?;
+        if reading.reversed {
+            tokens.reverse();
+        }
+        Ok(tokens)
+    }
+
+    /// The index key of the `skip`-th active token in the order (`None`: there are fewer),
+    /// read from the keys-only index.
+    async fn key_after_skipping(
+        &self,
+        project: &ProjectId,
+        sort_by: SortBy,
+        forward: bool,
+        skip: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let sort_key = match sort_by {
+            SortBy::CreatedAt => CREATED_SK,
+            SortBy::Ttl => EXPIRY_SK,
+        };
+        let mut left = skip;
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
-            let needed = to_skip.saturating_add(want.saturating_sub(tokens.len()) as u64);
-            let limit = i32::try_from(needed)
+            let out = self
+                .shown_tokens_query(project, sort_by, true, forward, now)
+                .limit(i32::try_from(left).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
+            let found = out.items.unwrap_or_default();
+            if let Some(mut last) = usize::try_from(left)
+                .ok()
+                .and_then(|left| found.into_iter().nth(left - 1))
+            {
+                // The key alone (the creation index's copy holds the expiry too).
+                last.retain(|name, _| name == PK || name == LIST_PK || name == sort_key);
+                return Ok(Some(last));
+            }
+            left -= u64::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// Up to `take` active tokens in the order, after `start` (from the first without it).
+    async fn read_tokens(
+        &self,
+        project: &ProjectId,
+        sort_by: SortBy,
+        forward: bool,
+        mut start: Option<HashMap<String, AttributeValue>>,
+        take: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UploadToken>, StoreError> {
+        let mut tokens = Vec::with_capacity(take);
+        loop {
+            let limit = i32::try_from(take - tokens.len())
                 .unwrap_or(i32::MAX)
                 .min(QUERY_PAGE_LIMIT);
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_names("#lp", LIST_PK)
-                .expression_attribute_values(":lp", attr::s(items::list_pk(project)))
-                .scan_index_forward(query.sort_order() == SortOrder::Asc)
+            let out = self
+                .shown_tokens_query(project, sort_by, false, forward, now)
                 .limit(limit)
-                .set_exclusive_start_key(start.take());
-            request = match query.sort_by() {
-                SortBy::Ttl => request
-                    .index_name(BY_EXPIRY_INDEX)
-                    .key_condition_expression("#lp = :lp AND #sk > :now")
-                    .expression_attribute_names("#sk", EXPIRY_SK)
-                    .expression_attribute_values(":now", attr::s(items::expiry_floor(now))),
-                SortBy::CreatedAt => request
-                    .index_name(BY_CREATED_INDEX)
-                    .key_condition_expression("#lp = :lp")
-                    .filter_expression("attribute_not_exists(#exp) OR #exp > :nowms")
-                    .expression_attribute_names("#exp", EXPIRES_AT_MS)
-                    .expression_attribute_values(":nowms", attr::n(now.timestamp_millis())),
-            };
-            let out = request.send().await.map_err(StoreError::backend)?;
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::backend)?;
             for raw in out.items.unwrap_or_default() {
                 let token = Item(raw).token()?;
                 // Both index conditions already exclude expired tokens; keep the rule in one
                 // place anyway so a future index change cannot leak one.
-                if !token.is_active(now) {
-                    continue;
-                }
-                if to_skip > 0 {
-                    to_skip -= 1;
-                } else {
+                if token.is_active(now) {
                     tokens.push(token);
-                    if tokens.len() == want {
+                    if tokens.len() == take {
                         return Ok(tokens);
                     }
                 }
@@ -288,19 +349,37 @@ fn transaction_cancelled_for<R>(
 #[async_trait]
 impl TokenWriter for DynamoStore {
     async fn insert_token(&self, token: &UploadToken) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
+        let counts = self.count_change(token, 1)?;
+        if counts.is_empty() {
+            // A named token counts in no total: one conditional put.
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::token_item(token)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists),
+                Err(e) => Err(StoreError::backend(e)),
+            };
+        }
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(items::token_item(token)?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists),
-            Err(e) => Err(StoreError::backend(e)),
+            .build()
+            .map_err(StoreError::backend)?;
+        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        writes.extend(counts);
+        if self.transact(writes).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 }
@@ -345,24 +424,25 @@ impl TokenUpdater for DynamoStore {
             .ok_or_else(|| InternalError::new("update_token without a new version"))?;
         let mut sets = Vec::new();
         let mut removes = Vec::new();
-        let mut request = self.client.update_item().table_name(&self.table);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, attr::s(items::token_pk(&token.id)));
         for (i, (name, value)) in items::token_settings(token)?.into_iter().enumerate() {
-            request = request.expression_attribute_names(format!("#a{i}"), name);
+            update = update.expression_attribute_names(format!("#a{i}"), name);
             match value {
                 Some(value) => {
                     sets.push(format!("#a{i} = :a{i}"));
-                    request = request.expression_attribute_values(format!(":a{i}"), value);
+                    update = update.expression_attribute_values(format!(":a{i}"), value);
                 }
                 None => removes.push(format!("#a{i}")),
             }
         }
-        let mut update = format!("SET {}", sets.join(", "));
+        let mut expression = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
-            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        let result = request
-            .key(PK, attr::s(items::token_pk(&token.id)))
-            .update_expression(update)
+        let update = update
+            .update_expression(expression)
             .condition_expression(
                 "#pk_ = :pk_ AND #p = :p AND (attribute_not_exists(#v) OR #v = :expected) \
                  AND (attribute_not_exists(#exp_) OR #exp_ > :now)",
@@ -375,13 +455,21 @@ impl TokenUpdater for DynamoStore {
             .expression_attribute_values(":p", attr::s(token.project_id.as_str()))
             .expression_attribute_values(":expected", attr::n(expected))
             .expression_attribute_values(":now", attr::n(now.timestamp_millis()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend(e)),
+            .build()
+            .map_err(StoreError::backend)?;
+        // A shown token whose expiry moves to another minute moves between expiry buckets in
+        // the same transaction: the stored expiry is read first (the version condition then
+        // guarantees it is still the one read).
+        let mut writes = vec![TransactWriteItem::builder().update(update).build()];
+        if token.value_is_shown() {
+            match self.find_token(&token.id, now).await? {
+                Some(old) if old.version == expected && old.project_id == token.project_id => {
+                    writes.extend(self.expiry_change(&old, token)?);
+                }
+                _ => return Ok(false),
+            }
         }
+        self.transact(writes).await
     }
 }
 
@@ -463,10 +551,20 @@ impl TokenLister for DynamoStore {
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<TokenPage, StoreError> {
-        let (total, tokens) = tokio::try_join!(
-            self.count_active(project, now),
-            self.page(project, query, now)
-        )?;
+        if query.offset() == 0 {
+            // The first page needs no total to be read: both at once.
+            let forward = query.sort_order() == SortOrder::Asc;
+            let (total, tokens) = tokio::try_join!(
+                self.count_shown(project, now),
+                self.read_tokens(project, query.sort_by(), forward, None, query.limit(), now)
+            )?;
+            return Ok(TokenPage { tokens, total });
+        }
+        let total = self.count_shown(project, now).await?;
+        let tokens = match query.reading(total) {
+            Some(reading) => self.page(project, query, reading, now).await?,
+            None => Vec::new(),
+        };
         Ok(TokenPage { tokens, total })
     }
 }
@@ -479,23 +577,37 @@ impl TokenDeleter for DynamoStore {
         id: &TokenId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, attr::s(items::token_pk(id)))
-            .condition_expression("#p = :p AND (attribute_not_exists(#exp) OR #exp > :now)")
-            .expression_attribute_names("#p", PROJECT_ID)
-            .expression_attribute_names("#exp", EXPIRES_AT_MS)
-            .expression_attribute_values(":p", attr::s(project.as_str()))
-            .expression_attribute_values(":now", attr::n(now.timestamp_millis()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend(e)),
+        // The counters need the token's expiry: read it, then delete it on the condition that
+        // it is still that token (same version: a PATCH could move its expiry), counted out in
+        // the same transaction. A PATCH in between makes us read again.
+        for _ in 0..10 {
+            let Some(token) = self.get_token(project, id, now).await? else {
+                return Ok(false);
+            };
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key(PK, attr::s(items::token_pk(id)))
+                .condition_expression(
+                    "#p = :p AND (attribute_not_exists(#exp) OR #exp > :now) \
+                     AND (attribute_not_exists(#v) OR #v = :v)",
+                )
+                .expression_attribute_names("#p", PROJECT_ID)
+                .expression_attribute_names("#exp", EXPIRES_AT_MS)
+                .expression_attribute_names("#v", items::TOKEN_VERSION)
+                .expression_attribute_values(":p", attr::s(project.as_str()))
+                .expression_attribute_values(":now", attr::n(now.timestamp_millis()))
+                .expression_attribute_values(":v", attr::n(token.version))
+                .build()
+                .map_err(StoreError::backend)?;
+            let mut writes = vec![TransactWriteItem::builder().delete(delete).build()];
+            writes.extend(self.count_change(&token, -1)?);
+            if self.transact(writes).await? {
+                return Ok(true);
+            }
         }
+        Err(StoreError::backend(InternalError::new(
+            "token still changing after 10 deletion attempts",
+        )))
     }
 }
 

@@ -26,6 +26,8 @@ pub const KEY_PREFIXES: &[&str] = &[
     "UPLOADS#",
     "TOKENS#",
     "NAMEDTOKENS#",
+    "TOKENCOUNT#",
+    "TOKENEXPIRY#",
 ];
 
 /// Owning project of tokens and keys.
@@ -44,14 +46,43 @@ pub const EXPIRY_SK: &str = "expirySk";
 pub const BY_CREATED_INDEX: &str = "tokensByCreated";
 /// Index listing a project's tokens by remaining lifetime.
 pub const BY_EXPIRY_INDEX: &str = "tokensByExpiry";
+/// The creation order again, with only the keys and the expiry: what a page skips tokens on.
+pub const BY_CREATED_KEYS_INDEX: &str = "tokenKeysByCreated";
+/// The expiry order again, keys only: what a page skips tokens on, and where a project's
+/// expiry buckets are found (their `listPk` is `TOKENEXPIRY#<project>`).
+pub const BY_EXPIRY_KEYS_INDEX: &str = "tokenKeysByExpiry";
 
 /// Key attributes and their types (all strings).
 pub const KEY_ATTRIBUTES: &[&str] = &[PK, LIST_PK, CREATED_SK, EXPIRY_SK];
 
-/// Global secondary indexes: (name, partition key, sort key); all project every attribute.
-pub const INDEXES: &[(&str, &str, &str)] = &[
-    (BY_CREATED_INDEX, LIST_PK, CREATED_SK),
-    (BY_EXPIRY_INDEX, LIST_PK, EXPIRY_SK),
+/// What an index holds besides the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    /// Every attribute.
+    All,
+    /// The keys and these attributes.
+    Include(&'static [&'static str]),
+    /// The keys alone.
+    KeysOnly,
+}
+
+/// Global secondary indexes: (name, partition key, sort key, projection). Pages are read from
+/// the full ones; the tokens a page skips, from the small ones.
+pub const INDEXES: &[(&str, &str, &str, IndexProjection)] = &[
+    (BY_CREATED_INDEX, LIST_PK, CREATED_SK, IndexProjection::All),
+    (BY_EXPIRY_INDEX, LIST_PK, EXPIRY_SK, IndexProjection::All),
+    (
+        BY_CREATED_KEYS_INDEX,
+        LIST_PK,
+        CREATED_SK,
+        IndexProjection::Include(&[EXPIRES_AT_MS]),
+    ),
+    (
+        BY_EXPIRY_KEYS_INDEX,
+        LIST_PK,
+        EXPIRY_SK,
+        IndexProjection::KeysOnly,
+    ),
 ];
 
 /// Creates the table (on-demand, both GSIs), waits until it is active, and turns on native TTL.
@@ -77,17 +108,22 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
                 .map_err(StoreError::backend)?,
         );
     }
-    for (name, hash, range) in INDEXES {
+    for (name, hash, range, projection) in INDEXES {
+        let projection = match projection {
+            IndexProjection::All => Projection::builder().projection_type(ProjectionType::All),
+            IndexProjection::KeysOnly => {
+                Projection::builder().projection_type(ProjectionType::KeysOnly)
+            }
+            IndexProjection::Include(names) => Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(names.iter().map(|n| (*n).to_owned()).collect())),
+        };
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(*name)
                 .key_schema(key(hash, KeyType::Hash)?)
                 .key_schema(key(range, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(projection.build())
                 .build()
                 .map_err(StoreError::backend)?,
         );
