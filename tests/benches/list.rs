@@ -172,7 +172,7 @@ async fn measure(aws: bool, n: usize, runs: usize) -> Measured {
                 let out = client
                     .query()
                     .table_name(&table)
-                    .index_name(schema::BY_CREATED_INDEX)
+                    .index_name(schema::BY_CREATED_KEYS_INDEX)
                     .key_condition_expression("#lp = :lp")
                     .expression_attribute_names("#lp", schema::LIST_PK)
                     .expression_attribute_values(

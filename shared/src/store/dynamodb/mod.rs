@@ -32,8 +32,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use items::{Item, attr};
 use schema::{
-    BY_CREATED_INDEX, BY_CREATED_KEYS_INDEX, BY_EXPIRY_INDEX, BY_EXPIRY_KEYS_INDEX, CREATED_SK,
-    EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK, PROJECT_ID,
+    BY_CREATED_KEYS_INDEX, BY_EXPIRY_KEYS_INDEX, CREATED_SK, EXPIRES_AT_MS, EXPIRY_SK, LIST_PK, PK,
+    PROJECT_ID,
 };
 use std::collections::HashMap;
 
@@ -132,13 +132,12 @@ impl DynamoStore {
         }
     }
 
-    /// A Query of the project's shown tokens active at `now`, on `index` (the full one or its
-    /// keys-only copy) in `sort_by`'s order, ascending when `forward`.
+    /// A Query of the keys of the project's shown tokens active at `now`, in `sort_by`'s order,
+    /// ascending when `forward`.
     fn shown_tokens_query(
         &self,
         project: &ProjectId,
         sort_by: SortBy,
-        keys_only: bool,
         forward: bool,
         now: DateTime<Utc>,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
@@ -151,20 +150,12 @@ impl DynamoStore {
             .scan_index_forward(forward);
         match sort_by {
             SortBy::Ttl => request
-                .index_name(if keys_only {
-                    BY_EXPIRY_KEYS_INDEX
-                } else {
-                    BY_EXPIRY_INDEX
-                })
+                .index_name(BY_EXPIRY_KEYS_INDEX)
                 .key_condition_expression("#lp = :lp AND #sk > :now")
                 .expression_attribute_names("#sk", EXPIRY_SK)
                 .expression_attribute_values(":now", attr::s(items::expiry_floor(now))),
             SortBy::CreatedAt => request
-                .index_name(if keys_only {
-                    BY_CREATED_KEYS_INDEX
-                } else {
-                    BY_CREATED_INDEX
-                })
+                .index_name(BY_CREATED_KEYS_INDEX)
                 .key_condition_expression("#lp = :lp")
                 .filter_expression("attribute_not_exists(#exp) OR #exp > :nowms")
                 .expression_attribute_names("#exp", EXPIRES_AT_MS)
@@ -172,8 +163,8 @@ impl DynamoStore {
         }
     }
 
-    /// Reads one page as `reading` says: the skipped tokens on the keys-only index, the page
-    /// itself on the full one, from the key of the last one skipped.
+    /// Reads one page as `reading` says: the keys of the skipped tokens are passed over on the
+    /// index, then the page's tokens read from the table, from the key of the last one skipped.
     async fn page(
         &self,
         project: &ProjectId,
@@ -202,8 +193,7 @@ impl DynamoStore {
         Ok(tokens)
     }
 
-    /// The index key of the `skip`-th active token in the order (`None`: there are fewer),
-    /// read from the keys-only index.
+    /// The index key of the `skip`-th active token in the order (`None`: there are fewer).
     async fn key_after_skipping(
         &self,
         project: &ProjectId,
@@ -220,7 +210,7 @@ impl DynamoStore {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
-                .shown_tokens_query(project, sort_by, true, forward, now)
+                .shown_tokens_query(project, sort_by, forward, now)
                 .limit(i32::try_from(left).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -249,38 +239,95 @@ impl DynamoStore {
         project: &ProjectId,
         sort_by: SortBy,
         forward: bool,
-        mut start: Option<HashMap<String, AttributeValue>>,
+        start: Option<HashMap<String, AttributeValue>>,
         take: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<UploadToken>, StoreError> {
+        self.tokens_from_index(take, now, start, |start| {
+            self.shown_tokens_query(project, sort_by, forward, now)
+                .set_exclusive_start_key(start)
+        })
+        .await
+    }
+
+    /// Up to `take` tokens active at `now`, in the order of the keys `query` (a Query of a
+    /// keys-only index, from the start key it is given) returns: the keys a page at a time, then
+    /// the tokens themselves from the table (`BatchGetItem`, consistent). A token deleted or
+    /// expired in between is passed over.
+    async fn tokens_from_index(
+        &self,
+        take: usize,
+        now: DateTime<Utc>,
+        mut start: Option<HashMap<String, AttributeValue>>,
+        query: impl Fn(
+            Option<HashMap<String, AttributeValue>>,
+        ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<UploadToken>, StoreError> {
         let mut tokens = Vec::with_capacity(take);
-        loop {
+        while tokens.len() < take {
             let limit = i32::try_from(take - tokens.len())
                 .unwrap_or(i32::MAX)
                 .min(QUERY_PAGE_LIMIT);
-            let out = self
-                .shown_tokens_query(project, sort_by, false, forward, now)
+            let out = query(start.take())
                 .limit(limit)
-                .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(StoreError::backend)?;
-            for raw in out.items.unwrap_or_default() {
-                let token = Item(raw).token()?;
-                // Both index conditions already exclude expired tokens; keep the rule in one
+            let keys: Vec<String> = out
+                .items
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|item| item.get(PK).and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            for token in self.tokens_by_pk(&keys).await? {
+                // The index conditions already exclude expired tokens; keep the rule in one
                 // place anyway so a future index change cannot leak one.
-                if token.is_active(now) {
+                if token.is_active(now) && tokens.len() < take {
                     tokens.push(token);
-                    if tokens.len() == take {
-                        return Ok(tokens);
-                    }
                 }
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(tokens),
+                _ => break,
             }
         }
+        Ok(tokens)
+    }
+
+    /// The token items with these partition keys that exist, in the keys' order (consistent
+    /// reads, 100 keys a request).
+    async fn tokens_by_pk(&self, keys: &[String]) -> Result<Vec<UploadToken>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found: HashMap<String, HashMap<String, AttributeValue>> = HashMap::new();
+        for batch in keys.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+            for pk in batch {
+                wanted = wanted.keys(HashMap::from([(PK.to_owned(), attr::s(pk.clone()))]));
+            }
+            let mut request = Some(HashMap::from([(
+                self.table.clone(),
+                wanted.build().map_err(StoreError::backend)?,
+            )]));
+            while let Some(items) = request.take().filter(|r| !r.is_empty()) {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(StoreError::backend)?;
+                for item in out.responses.unwrap_or_default().into_values().flatten() {
+                    if let Some(pk) = item.get(PK).and_then(|v| v.as_s().ok()).cloned() {
+                        found.insert(pk, item);
+                    }
+                }
+                request = out.unprocessed_keys;
+            }
+        }
+        keys.iter()
+            .filter_map(|pk| found.remove(pk))
+            .map(|raw| Item(raw).token())
+            .collect()
     }
 }
 
@@ -475,7 +522,8 @@ impl TokenUpdater for DynamoStore {
 
 impl DynamoStore {
     /// Up to `limit` active tokens of one listing partition, newest first, created before
-    /// `before`: a Query of the creation index from that key on, expired tokens filtered out.
+    /// `before`: a Query of the creation index from that key on, expired tokens filtered out,
+    /// and the tokens read from the table.
     async fn newest_in(
         &self,
         list_pk: String,
@@ -483,41 +531,28 @@ impl DynamoStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<UploadToken>, StoreError> {
-        let mut tokens = Vec::with_capacity(limit);
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let mut request = self
+        self.tokens_from_index(limit, now, None, |start| {
+            let request = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(BY_CREATED_INDEX)
+                .index_name(BY_CREATED_KEYS_INDEX)
                 .expression_attribute_names("#lp", LIST_PK)
                 .expression_attribute_values(":lp", attr::s(list_pk.clone()))
                 .filter_expression("attribute_not_exists(#exp) OR #exp > :nowms")
                 .expression_attribute_names("#exp", EXPIRES_AT_MS)
                 .expression_attribute_values(":nowms", attr::n(now.timestamp_millis()))
                 .scan_index_forward(false)
-                .limit(i32::try_from(limit - tokens.len()).unwrap_or(QUERY_PAGE_LIMIT))
-                .set_exclusive_start_key(start.take());
-            request = match before {
+                .set_exclusive_start_key(start);
+            match before {
                 Some(before) => request
                     .key_condition_expression("#lp = :lp AND #sk < :before")
                     .expression_attribute_names("#sk", CREATED_SK)
                     .expression_attribute_values(":before", attr::s(before.to_string())),
                 None => request.key_condition_expression("#lp = :lp"),
-            };
-            let out = request.send().await.map_err(StoreError::backend)?;
-            for raw in out.items.unwrap_or_default() {
-                let token = Item(raw).token()?;
-                if token.is_active(now) {
-                    tokens.push(token);
-                }
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() && tokens.len() < limit => start = Some(key),
-                _ => return Ok(tokens),
-            }
-        }
+        })
+        .await
     }
 }
 

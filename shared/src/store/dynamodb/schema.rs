@@ -42,13 +42,10 @@ pub const LIST_PK: &str = "listPk";
 pub const CREATED_SK: &str = "createdSk";
 /// GSI sort key in expiry order: 15-digit expiry milliseconds (all 9s when never) `#` token id.
 pub const EXPIRY_SK: &str = "expirySk";
-/// Index listing a project's tokens by creation.
-pub const BY_CREATED_INDEX: &str = "tokensByCreated";
-/// Index listing a project's tokens by remaining lifetime.
-pub const BY_EXPIRY_INDEX: &str = "tokensByExpiry";
-/// The creation order again, with only the keys and the expiry: what a page skips tokens on.
+/// Index listing a project's tokens by creation: keys and the expiry only (a page's tokens are
+/// then read from the table), so that the usage counters every chunk updates write no index.
 pub const BY_CREATED_KEYS_INDEX: &str = "tokenKeysByCreated";
-/// The expiry order again, keys only: what a page skips tokens on, and where a project's
+/// Index listing a project's tokens by remaining lifetime, keys only; also where a project's
 /// expiry buckets are found (their `listPk` is `TOKENEXPIRY#<project>`).
 pub const BY_EXPIRY_KEYS_INDEX: &str = "tokenKeysByExpiry";
 
@@ -66,11 +63,9 @@ pub enum IndexProjection {
     KeysOnly,
 }
 
-/// Global secondary indexes: (name, partition key, sort key, projection). Pages are read from
-/// the full ones; the tokens a page skips, from the small ones.
+/// Global secondary indexes: (name, partition key, sort key, projection). They hold keys (and
+/// the expiry the creation order filters on), never what changes as tokens are used.
 pub const INDEXES: &[(&str, &str, &str, IndexProjection)] = &[
-    (BY_CREATED_INDEX, LIST_PK, CREATED_SK, IndexProjection::All),
-    (BY_EXPIRY_INDEX, LIST_PK, EXPIRY_SK, IndexProjection::All),
     (
         BY_CREATED_KEYS_INDEX,
         LIST_PK,
