@@ -40,7 +40,8 @@
 #                                 (embedded store, Basic auth) against a hello-world axum server
 #                                 (infra/hello-http) answering the same paths with bodies of the
 #                                 same sizes, interleaved rounds ($HTTP_ROUNDS, default 5, of
-#                                 $HTTP_SECONDS, default 10 s, each), median.
+#                                 $HTTP_SECONDS, default 10 s, each), median; $HTTP_LOCAL_API
+#                                 measures another build of local-api (before/after).
 #   ./infra/bench.sh              all of the above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -329,6 +330,9 @@ fi
 if [ "$what" = http ] || [ "$what" = all ]; then
   cargo build --release --quiet -p local-api -p hello-http
   target_dir=${CARGO_TARGET_DIR:-target}
+  # $HTTP_LOCAL_API: another build of the local server to measure (an older commit's, for a
+  # before/after comparison); the baseline is always this checkout's.
+  local_api=${HTTP_LOCAL_API:-$target_dir/release/local-api}
   if ! command -v wrk >/dev/null; then
     # Debian's wrk (TOOLING.md); the apt lists are fetched only when the package is unknown.
     apt-get install -y -qq wrk >/dev/null 2>&1 ||
@@ -393,7 +397,7 @@ LUA
   # and 99 more (100 active tokens: a full first page of 25).
   start_ours() {
     rm -rf "$work/data"
-    "$target_dir/release/local-api" --data-dir "$work/data" --addr "127.0.0.1:$ours_port" \
+    "$local_api" --data-dir "$work/data" --addr "127.0.0.1:$ours_port" \
       --api-key "$key" >> "$work/local-api.log" 2>&1 &
     ours_pid=$!
     wait_for "$ours/openapi.yaml"
