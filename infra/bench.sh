@@ -38,13 +38,21 @@
 #                                 HTTP, each sort order, 100 against 100,000 tokens on SQLite and
 #                                 100 against 20,000 on DynamoDB (moto), with a bare 25-item Query
 #                                 of the same moto table as baseline (needs .venv, as upload).
+#   ./infra/bench.sh http         request rate over HTTP (wrk, 32 connections; installed with apt-get
+#                                 if missing): GET /upload-tokens/{token}, a list page, a token
+#                                 creation and a 1 MiB /upload, on the release local server
+#                                 (embedded store, Basic auth) against a hello-world axum server
+#                                 (infra/hello-http) answering the same paths with bodies of the
+#                                 same sizes, interleaved rounds ($HTTP_ROUNDS, default 5, of
+#                                 $HTTP_SECONDS, default 10 s, each), median; $HTTP_LOCAL_API
+#                                 measures another build of local-api (before/after).
 #   ./infra/bench.sh              all of the above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  all | upload | cold-start | growth | integrity-cost | tokens | direct | tus | list) ;;
-  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost|tokens|direct|tus|list]" >&2; exit 2 ;;
+  all | upload | cold-start | growth | integrity-cost | tokens | direct | tus | list | http) ;;
+  *) echo "usage: $0 [upload|cold-start|growth|integrity-cost|tokens|direct|tus|list|http]" >&2; exit 2 ;;
 esac
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 moto_version=$(sed -n 's/^moto\[server\]==//p' infra/requirements-test.txt)
@@ -345,4 +353,193 @@ block, so a busier machine moves both; *after ÷ before* below 1.00 is the integ
 (the project's goal: at most 10%, i.e. ≥ 0.90), given both as ratios to the baselines and in
 absolute MiB/s; the rows in parentheses are the baselines themselves, to show how much they moved." "$table"
   echo "BENCHMARKS.md: integrity cost updated"
+fi
+
+if [ "$what" = http ] || [ "$what" = all ]; then
+  cargo build --release --quiet -p local-api -p hello-http
+  target_dir=${CARGO_TARGET_DIR:-target}
+  # $HTTP_LOCAL_API: another build of the local server to measure (an older commit's, for a
+  # before/after comparison); the baseline is always this checkout's.
+  local_api=${HTTP_LOCAL_API:-$target_dir/release/local-api}
+  if ! command -v wrk >/dev/null; then
+    # Debian's wrk (TOOLING.md); the apt lists are fetched only when the package is unknown.
+    apt-get install -y -qq wrk >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }
+  fi
+  rounds=${HTTP_ROUNDS:-5} seconds=${HTTP_SECONDS:-10} connections=${HTTP_CONNECTIONS:-32}
+  work=$(mktemp -d "$(pwd)/target/bench-http.XXXXXX")
+  ours_pid='' hello_pid=''
+  # stop_server <pid>: SIGTERM (the local server stops gracefully), then waits for it.
+  stop_server() {
+    [ -n "$1" ] || return 0
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  }
+  http_cleanup() {
+    stop_server "$ours_pid"
+    stop_server "$hello_pid"
+    rm -rf "$work"
+    stop_server "${moto_pid:-}"
+  }
+  trap http_cleanup EXIT
+  free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  wait_for() {
+    for _ in $(seq 1 100); do
+      curl -s -o /dev/null "$1" && return 0
+      sleep 0.1
+    done
+    echo "bench http: nothing answers at $1" >&2
+    return 1
+  }
+  key="bench$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  auth="Authorization: Basic $(printf '%s:' "$key" | base64 -w0)"
+  ours_port=$(free_port)
+  hello_port=$(free_port)
+  ours="http://127.0.0.1:$ours_port" hello="http://127.0.0.1:$hello_port"
+  # The upload: a 1 MiB file (pseudo-random) in a multipart body, as `curl -F file=@…` sends it.
+  head -c 1048576 /dev/urandom > "$work/file.bin"
+  python3 - "$work/file.bin" "$work/upload.body" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+boundary = b"------------------------benchhttpboundary"
+open(sys.argv[2], "wb").write(b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"file\"; "
+    b"filename=\"file.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data
+    + b"\r\n--" + boundary + b"--\r\n")
+PY
+  upload_type="multipart/form-data; boundary=------------------------benchhttpboundary"
+  printf '{"ttl":3600}' > "$work/create.body"
+  # post_script <body file> <content type>: a wrk script that POSTs that body.
+  post_script() {
+    cat <<LUA
+wrk.method = "POST"
+local f = assert(io.open("$1", "rb"))
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "$2"
+LUA
+  }
+  post_script "$work/create.body" application/json > "$work/create.lua"
+  post_script "$work/upload.body" "$upload_type" > "$work/upload.lua"
+  # start_ours: the release local server on a fresh data directory (so that what the upload
+  # and creation cases wrote never weighs on the next round), one token for GET and /upload,
+  # and 99 more (100 active tokens: a full first page of 25).
+  start_ours() {
+    rm -rf "$work/data"
+    "$local_api" --data-dir "$work/data" --addr "127.0.0.1:$ours_port" \
+      --api-key "$key" >> "$work/local-api.log" 2>&1 &
+    ours_pid=$!
+    wait_for "$ours/openapi.yaml"
+    token=$(curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"ttl":0}' "$ours/upload-tokens" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+    for _ in $(seq 1 99); do
+      curl -sf -o /dev/null -H "$auth" -H 'Content-Type: application/json' -d '{"ttl":0}' "$ours/upload-tokens"
+    done
+  }
+  # The four cases: name, path, wrk script (- for a GET).
+  cases=("get-token" "list" "create" "upload")
+  case_path() {
+    case "$1" in
+      get-token) echo "/upload-tokens/$token" ;;
+      list) echo "/upload-tokens" ;;
+      create) echo "/upload-tokens" ;;
+      upload) echo "/upload?token=$token" ;;
+    esac
+  }
+  case_script() {
+    case "$1" in
+      create) echo "$work/create.lua" ;;
+      upload) echo "$work/upload.lua" ;;
+      *) echo "" ;;
+    esac
+  }
+  # run_wrk <base url> <case> <seconds>: prints "req/s non2xx errors".
+  run_wrk() {
+    local script args=()
+    script=$(case_script "$2")
+    [ -z "$script" ] || args=(-s "$script")
+    wrk -t2 -c"$connections" -d"${3}s" --latency -H "$auth" "${args[@]}" "$1$(case_path "$2")" |
+      python3 -c 'import re, sys
+out = sys.stdin.read()
+rate = re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+print(rate, non2xx.group(1) if non2xx else 0, sum(map(int, errors.groups())) if errors else 0, p50)'
+  }
+  start_ours
+  # What ours answers, saved for the baseline to answer with the same sizes.
+  curl -sf -H "$auth" "$ours/upload-tokens/$token" > "$work/get-token.json"
+  curl -sf -H "$auth" "$ours/upload-tokens" > "$work/list.json"
+  curl -sf -H "$auth" -H 'Content-Type: application/json' -d @"$work/create.body" "$ours/upload-tokens" > "$work/create.json"
+  curl -sf -H "Content-Type: $upload_type" --data-binary @"$work/upload.body" "$ours/upload?token=$token" > "$work/upload.json"
+  "$target_dir/release/hello-http" "127.0.0.1:$hello_port" "$work/get-token.json" "$work/list.json" \
+    "$work/create.json" "$work/upload.json" &
+  hello_pid=$!
+  wait_for "$hello/upload-tokens"
+  results=target/bench-http.txt
+  : > "$results"
+  for round in $(seq 1 "$rounds"); do
+    [ "$round" = 1 ] || start_ours
+    for name in "${cases[@]}"; do
+      # Alternate which server goes first; an untimed 1 s run warms each one up.
+      order=(ours hello)
+      [ $((round % 2)) = 1 ] || order=(hello ours)
+      for server in "${order[@]}"; do
+        base=$ours
+        [ "$server" = ours ] || base=$hello
+        run_wrk "$base" "$name" 1 >/dev/null
+        out=$(run_wrk "$base" "$name" "$seconds")
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        echo "$round $name $server $out $load" >> "$results"
+        echo "round $round/$rounds, $name, $server: $out (req/s, non-2xx, socket errors, p50; load $load)" >&2
+      done
+    done
+    stop_server "$ours_pid"
+    ours_pid=''
+  done
+  sizes="GET token $(wc -c < "$work/get-token.json") B, list page $(wc -c < "$work/list.json") B, creation $(wc -c < "$work/create.json") B, upload $(wc -c < "$work/upload.json") B"
+  table=$(python3 - "$results" <<'PY'
+import statistics, sys
+rows = {}
+loads = []
+for line in open(sys.argv[1]):
+    rnd, name, server, rate, non2xx, errors, p50, load = line.split()
+    rows.setdefault(name, {}).setdefault(server, []).append((int(rnd), float(rate), int(non2xx), int(errors), p50))
+    loads.append(float(load))
+labels = {
+    "get-token": "`GET /upload-tokens/{token}`",
+    "list": "`GET /upload-tokens` (first page, 25 of 100)",
+    "create": "`POST /upload-tokens`",
+    "upload": "`POST /upload`, 1 MiB file",
+}
+print("| request | ours, req/s (median) | hello-world, req/s (median) | ours ÷ hello-world, medians | within each round: median (min–max) | ours p50 latency, median | non-2xx (ours) |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name in ("get-token", "list", "create", "upload"):
+    ours = sorted(rows[name]["ours"])
+    base = sorted(rows[name]["hello"])
+    o = [r for _, r, *_ in ours]
+    b = [r for _, r, *_ in base]
+    paired = [x / y for x, y in zip(o, b)]
+    bad = sum(n + e for _, _, n, e, _ in ours)
+    p50 = statistics.median_low([p for *_, p in ours])
+    print(f"| {labels[name]} | {statistics.median(o):,.0f} | {statistics.median(b):,.0f} | "
+          f"{statistics.median(o) / statistics.median(b):.2f}× | {statistics.median(paired):.2f}× "
+          f"({min(paired):.2f}–{max(paired):.2f}) | {p50} | {bad} |")
+    if any(n + e for _, _, n, e, _ in base):
+        sys.exit(f"the baseline answered errors on {name}")
+print()
+print(f"1-minute load average after each run: {min(loads):.2f}–{max(loads):.2f} "
+      f"(2 cores shared by the server, wrk and other work).")
+PY
+)
+  write_section "Request rate" "\`./infra/bench.sh http\` on $(date -I) ($machine; $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)).
+Requests per second over HTTP/1.1 keep-alive, \`wrk -t2 -c$connections -d${seconds}s\`, against *ours*, the
+release local server (\`local-api\`, embedded SQLite store, default logging to a file), and
+*hello-world*, axum's hello world (\`infra/hello-http\`, same release profile) answering the same
+paths with the bodies ours answered, saved at the start ($sizes); the same
+requests to both (\`Authorization: Basic\` with the API key on every one, the same 1 MiB multipart
+body). $rounds rounds, each running every case on both servers (alternating which goes first, an
+untimed 1 s warm-up before each run); ours starts each round on a fresh data directory holding
+100 active tokens. Medians over rounds, and the median of each round's ratio." "$table"
+  echo "BENCHMARKS.md: request rate updated"
 fi

@@ -170,8 +170,11 @@ const BUSY_WAIT: Duration = Duration::from_millis(50);
 const WRITE_PATIENCE: Duration = Duration::from_secs(10);
 /// Reads almost never meet `SQLITE_BUSY` in WAL mode (recovery, a checkpoint restarting).
 const READ_PATIENCE: Duration = Duration::from_secs(2);
-/// Reader connections kept open between calls.
-const IDLE_READERS: usize = 8;
+/// Reader connections: at most this many reads run at once (the others wait for a connection
+/// without holding a blocking thread), and every connection stays open. Opening one per read
+/// (what happened past a smaller idle pool under load) costs more than the read: SQLite opens
+/// the file, maps the WAL index and parses the schema again.
+const READERS: usize = 8;
 
 /// SQLite-backed store. Cheap to clone. One writer connection (writes are serialised, as
 /// SQLite serialises them anyway) and a pool of reader connections: in WAL mode readers see the
@@ -186,6 +189,8 @@ struct Pool {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection: taken before a read goes to the blocking pool.
+    reader_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -275,6 +280,7 @@ impl EmbeddedStore {
                 path,
                 writer: Mutex::new(conn),
                 readers: Mutex::new(Vec::new()),
+                reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             }),
         })
     }
@@ -286,7 +292,14 @@ impl EmbeddedStore {
         F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = Arc::clone(&self.pool);
+        // Held until the connection is back in the pool, even if this call is dropped. Never
+        // closed: the semaphore lives as long as the pool.
+        let permit = Arc::clone(&self.pool.reader_permits)
+            .acquire_owned()
+            .await
+            .map_err(StoreError::backend)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let idle = pool.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let mut conn = match idle {
                 Some(conn) => conn,
@@ -297,7 +310,7 @@ impl EmbeddedStore {
             // might) is not reused.
             if conn.is_autocommit() {
                 let mut readers = pool.readers.lock().unwrap_or_else(|p| p.into_inner());
-                if readers.len() < IDLE_READERS {
+                if readers.len() < READERS {
                     readers.push(conn);
                 }
             }
@@ -593,12 +606,13 @@ impl EmbeddedStore {
     ) -> Result<Option<UploadToken>, StoreError> {
         let (id, project) = (id.clone(), project.cloned());
         self.read(move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT {TOKEN_COLUMNS} FROM upload_tokens
-                     WHERE id = ?1 AND (?2 IS NULL OR project_id = ?2)
-                       AND (expires_ms IS NULL OR expires_ms > ?3)"
-                ),
+            c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM upload_tokens
+                 WHERE id = ?1 AND (?2 IS NULL OR project_id = ?2)
+                   AND (expires_ms IS NULL OR expires_ms > ?3)"
+            ))
+            .map_err(StoreError::backend)?
+            .query_row(
                 params![
                     id.as_str(),
                     project.as_ref().map(ProjectId::as_str),
@@ -903,11 +917,11 @@ impl ApiKeyReader for EmbeddedStore {
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
         let hash = hash.clone();
         self.read(move |c| {
-            c.query_row(
-                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"),
-                [hash.as_bytes().as_slice()],
-                KeyRow::read,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"
+            ))
+            .map_err(StoreError::backend)?
+            .query_row([hash.as_bytes().as_slice()], KeyRow::read)
             .optional()
             .map_err(StoreError::backend)?
             .map(KeyRow::decode)
@@ -919,11 +933,11 @@ impl ApiKeyReader for EmbeddedStore {
     async fn api_key_by_id(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            c.query_row(
-                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"),
-                [id.as_str()],
-                KeyRow::read,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"
+            ))
+            .map_err(StoreError::backend)?
+            .query_row([id.as_str()], KeyRow::read)
             .optional()
             .map_err(StoreError::backend)?
             .map(KeyRow::decode)
