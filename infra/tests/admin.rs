@@ -65,6 +65,8 @@ async fn lifecycle(store_args: &[&str], options: local_api::Options) {
     assert_eq!(status_with_key(&server.url(), &key).await, 200);
     let revoked = admin(&[store_args, &["revoke-key", &key_id]].concat());
     assert!(revoked.0, "{}", revoked.2);
+    // Within a second: the embedded store keeps a key it read for up to that long.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(status_with_key(&server.url(), &key).await, 401);
     let again = admin(&[store_args, &["revoke-key", &key_id]].concat());
     assert!(!again.0, "revoking twice is an error");

@@ -390,3 +390,86 @@ async fn a_database_from_before_the_counters_gets_them_from_its_rows() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_key_revoked_by_another_process_stops_being_found_within_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two handles on one database: the server, and the admin command beside it.
+    let (server, admin) = (open(&dir), open(&dir));
+    let key = ApiKeyRecord {
+        key_id: KeyId::generate(),
+        project_id: ProjectId::generate(),
+        hash: ApiKey::generate().hash(),
+        created_at: at_s(0),
+    };
+    admin.insert_api_key(&key).await.expect("insert");
+    assert!(
+        server
+            .api_key_by_hash(&key.hash)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(
+        server
+            .api_key_by_id(&key.key_id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(admin.revoke_api_key(&key.key_id).await.expect("revoke"));
+    let revoked_at = std::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_secs(1).saturating_sub(revoked_at.elapsed()))
+        .await;
+    assert!(
+        server
+            .api_key_by_hash(&key.hash)
+            .await
+            .expect("read")
+            .is_none(),
+        "found by hash a second after its revocation"
+    );
+    assert!(
+        server
+            .api_key_by_id(&key.key_id)
+            .await
+            .expect("read")
+            .is_none(),
+        "found by id a second after its revocation"
+    );
+}
+
+#[tokio::test]
+async fn a_key_revoked_through_the_same_store_is_gone_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let key = ApiKeyRecord {
+        key_id: KeyId::generate(),
+        project_id: ProjectId::generate(),
+        hash: ApiKey::generate().hash(),
+        created_at: at_s(0),
+    };
+    store.insert_api_key(&key).await.expect("insert");
+    assert!(
+        store
+            .api_key_by_hash(&key.hash)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(store.revoke_api_key(&key.key_id).await.expect("revoke"));
+    assert!(
+        store
+            .api_key_by_hash(&key.hash)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        store
+            .api_key_by_id(&key.key_id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+}

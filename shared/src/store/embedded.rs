@@ -5,6 +5,7 @@
 //! journal with `synchronous=FULL` makes every committed write survive a crash or power loss.
 //! Several processes (the local server and the admin command) may open the same file.
 
+use super::key_cache::CachedBy;
 use super::{
     ApiKeyAdmin, ApiKeyReader, ApiKeyRecord, RefreshRecord, RefreshTokenStore, StoreError,
     TokenDeleter, TokenLister, TokenPage, TokenReader, TokenUpdater, TokenWriter, VideoRecord,
@@ -191,6 +192,8 @@ struct Pool {
     readers: Mutex<Vec<Connection>>,
     /// One permit per reader connection: taken before a read goes to the blocking pool.
     reader_permits: Arc<tokio::sync::Semaphore>,
+    /// API keys read in the last second ([`super::key_cache`]).
+    keys: super::key_cache::KeyCache,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -281,6 +284,7 @@ impl EmbeddedStore {
                 writer: Mutex::new(conn),
                 readers: Mutex::new(Vec::new()),
                 reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
+                keys: super::key_cache::KeyCache::default(),
             }),
         })
     }
@@ -916,34 +920,51 @@ impl KeyRow {
 impl ApiKeyReader for EmbeddedStore {
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
         let hash = hash.clone();
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"
-            ))
-            .map_err(StoreError::backend)?
-            .query_row([hash.as_bytes().as_slice()], KeyRow::read)
-            .optional()
-            .map_err(StoreError::backend)?
-            .map(KeyRow::decode)
-            .transpose()
+        self.key_where(CachedBy::Hash(hash.clone()), "key_hash", move || {
+            rusqlite::types::Value::Blob(hash.as_bytes().to_vec())
         })
         .await
     }
 
     async fn api_key_by_id(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
         let id = id.clone();
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"
-            ))
-            .map_err(StoreError::backend)?
-            .query_row([id.as_str()], KeyRow::read)
-            .optional()
-            .map_err(StoreError::backend)?
-            .map(KeyRow::decode)
-            .transpose()
+        self.key_where(CachedBy::Id(id.clone()), "key_id", move || {
+            rusqlite::types::Value::Text(id.as_str().to_owned())
         })
         .await
+    }
+}
+
+impl EmbeddedStore {
+    /// The API key whose `column` is `value`, from the cache when it was read in the last
+    /// second ([`super::key_cache`]).
+    async fn key_where(
+        &self,
+        by: CachedBy,
+        column: &'static str,
+        value: impl Fn() -> rusqlite::types::Value + Send + 'static,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let started = match self.pool.keys.get(&by) {
+            Ok(record) => return Ok(Some(record)),
+            Err(started) => started,
+        };
+        let found = self
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE {column} = ?1"
+                ))
+                .map_err(StoreError::backend)?
+                .query_row([value()], KeyRow::read)
+                .optional()
+                .map_err(StoreError::backend)?
+                .map(KeyRow::decode)
+                .transpose()
+            })
+            .await?;
+        if let Some(record) = &found {
+            self.pool.keys.keep(by, record, started);
+        }
+        Ok(found)
     }
 }
 
@@ -969,22 +990,25 @@ impl ApiKeyAdmin for EmbeddedStore {
 
     async fn revoke_api_key(&self, id: &KeyId) -> Result<bool, StoreError> {
         let id = id.clone();
-        self.write(move |c| {
-            let tx = c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        let revoked = self
+            .write(move |c| {
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(StoreError::backend)?;
+                let n = tx
+                    .execute("DELETE FROM api_keys WHERE key_id = ?1", [id.as_str()])
+                    .map_err(StoreError::backend)?;
+                tx.execute(
+                    "DELETE FROM refresh_tokens WHERE key_id = ?1",
+                    [id.as_str()],
+                )
                 .map_err(StoreError::backend)?;
-            let n = tx
-                .execute("DELETE FROM api_keys WHERE key_id = ?1", [id.as_str()])
-                .map_err(StoreError::backend)?;
-            tx.execute(
-                "DELETE FROM refresh_tokens WHERE key_id = ?1",
-                [id.as_str()],
-            )
-            .map_err(StoreError::backend)?;
-            tx.commit().map_err(StoreError::backend)?;
-            Ok(n == 1)
-        })
-        .await
+                tx.commit().map_err(StoreError::backend)?;
+                Ok(n == 1)
+            })
+            .await;
+        self.pool.keys.revoked();
+        revoked
     }
 
     async fn list_api_keys(

@@ -13,6 +13,8 @@ pub mod chunk_data;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "embedded")]
+pub mod key_cache;
 pub mod private;
 mod records;
 #[cfg(feature = "s3")]
