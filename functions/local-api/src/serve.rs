@@ -379,10 +379,6 @@ async fn serve_streamed(
     parts: http::request::Parts,
     body: Body,
 ) -> http::Response<Body> {
-    let _permit = match Arc::clone(&shared.uploads).acquire_owned().await {
-        Ok(permit) => permit,
-        Err(_) => return closing(too_busy()),
-    };
     let format = admitted.spec().errors;
     let announced = content_length(&parts.headers);
     let limit = if shared.lambda_limits {
@@ -392,12 +388,21 @@ async fn serve_streamed(
     } else {
         shared.max_streamed_body
     };
-    if announced.is_some_and(|n| n > limit) {
-        if let Some(refusal) = shared.over_lambda_limit(&parts, announced.unwrap_or(0), format) {
-            return closing(refusal);
+    if let Some(announced) = announced.filter(|&n| n > limit) {
+        let refusal = shared
+            .over_lambda_limit(&parts, announced, format)
+            .unwrap_or_else(|| too_large(streamed_too_large(limit), format));
+        // A client that sends its whole body before it reads (most do) gets to read the
+        // refusal rather than a reset, if the body is one worth reading through.
+        if announced <= DISCARD_BYTES as u64 {
+            discard(body).await;
         }
-        return closing(too_large(streamed_too_large(limit), format));
+        return closing(refusal);
     }
+    let _permit = match Arc::clone(&shared.uploads).acquire_owned().await {
+        Ok(permit) => permit,
+        Err(_) => return closing(too_busy()),
+    };
     let watch = Arc::new(BodyWatch::default());
     let source = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
     let stream = watched(
