@@ -404,8 +404,23 @@ fn part_number(number: u32) -> Result<i32, StoreError> {
 
 /// Parts an append cuts a large chunk into are this big (or the store's part size, if larger),
 /// but the last, which is between one and two of them: so memory per request stays bounded
-/// whatever the chunk size, and the chunk still becomes few parts.
+/// whatever the chunk size, and the chunk still becomes few parts. See [`piece_size`] for the
+/// chunk held in memory that is one part.
 pub const PIECE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The size of the pieces an append of `total` bytes is cut into: [`cut`]'s `piece`. A chunk
+/// held in memory with no staged bytes before it (at most `chunk_data::IN_MEMORY_BYTES`) is one
+/// part, one request to S3 as a plain multipart upload of that part size makes: it is in memory
+/// already, and its part costs at most one copy of it (the pieces of 8 MiB cost as much). With
+/// staged bytes before it, or spooled to disk, it is cut into `piece`s so no more than one piece
+/// is held beside the chunk.
+fn piece_size(total: u64, staged: u64, spooled: bool, piece: u64) -> u64 {
+    if spooled || staged > 0 {
+        piece
+    } else {
+        total.max(piece)
+    }
+}
 
 /// What an append writes: the staged remainder followed by the chunk, read in ranges.
 struct Joined<'a> {
@@ -533,7 +548,13 @@ impl BlobStore for S3BlobStore {
                 id
             }
         };
-        let pieces = cut(total, self.piece_bytes());
+        let piece = piece_size(
+            total,
+            data.staged.len() as u64,
+            chunk.is_spooled(),
+            self.piece_bytes(),
+        );
+        let pieces = cut(total, piece);
         let etags = match self
             .upload_pieces(key, &upload_id, next.parts.len(), &data, &pieces)
             .await
@@ -726,6 +747,27 @@ impl BlobStore for S3BlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_in_memory_with_nothing_staged_is_one_part() {
+        const P: u64 = PIECE_BYTES;
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(
+            cut(16 * MIB, piece_size(16 * MIB, 0, false, P)),
+            vec![(0, 16 * MIB)]
+        );
+        assert_eq!(
+            cut(6 * MIB, piece_size(6 * MIB, 0, false, P)),
+            vec![(0, 6 * MIB)]
+        );
+        // Staged bytes before it, or spooled: pieces of 8 MiB, the rest in the last.
+        assert_eq!(piece_size(20 * MIB, 4 * MIB, false, P), P);
+        assert_eq!(
+            cut(20 * MIB, piece_size(20 * MIB, 4 * MIB, false, P)),
+            vec![(0, P), (P, 12 * MIB)]
+        );
+        assert_eq!(piece_size(100 * MIB, 0, true, P), P);
+    }
 
     #[test]
     fn chunks_are_cut_into_pieces_with_the_rest_in_the_last() {
