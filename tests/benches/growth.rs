@@ -59,6 +59,8 @@ use upload_tokens_core::store::{
     VideoStore, encode_video_document,
 };
 
+mod support;
+
 const KIB: usize = 1024;
 /// The per-token reads the two chunk kinds go through.
 const LATEST: &str = "latest_video_of_token";
@@ -850,19 +852,6 @@ async fn embedded(settings: &Settings, rows: &mut Vec<Row>, seeding: &mut Vec<St
     }
 }
 
-async fn aws_config() -> aws_config::SdkConfig {
-    let url = std::env::var("UPLOAD_TOKENS_TEST_MOTO_URL")
-        .expect("UPLOAD_TOKENS_TEST_MOTO_URL: run ./infra/bench.sh growth");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await
-}
-
 fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
@@ -906,7 +895,7 @@ async fn direct_reads(
 }
 
 async fn dynamodb(settings: &Settings, rows: &mut Vec<Row>, seeding: &mut Vec<String>) {
-    let config = aws_config().await;
+    let config = support::moto_config("growth").await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)

@@ -17,6 +17,8 @@ use upload_tokens_core::domain::{ProjectId, Ttl, UploadToken};
 use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 use upload_tokens_core::store::embedded::EmbeddedStore;
 
+mod support;
+
 const PAGE: usize = 25;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -24,19 +26,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-async fn aws_config() -> aws_config::SdkConfig {
-    let url = std::env::var("UPLOAD_TOKENS_TEST_MOTO_URL")
-        .expect("UPLOAD_TOKENS_TEST_MOTO_URL: run ./infra/bench.sh list");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -121,7 +110,7 @@ async fn measure(aws: bool, n: usize, runs: usize) -> Measured {
     );
     let mut dynamo = None;
     if aws {
-        let config = aws_config().await;
+        let config = support::moto_config("list").await;
         let client = aws_sdk_dynamodb::Client::new(&config);
         schema::create_table(&client, &table).await.expect("table");
         options.store.store = local_api::StoreKind::Aws;

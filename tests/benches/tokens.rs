@@ -27,6 +27,8 @@ use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 use upload_tokens_core::store::embedded::EmbeddedStore;
 use upload_tokens_core::store::s3::S3BlobStore;
 
+mod support;
+
 const MIB: usize = 1024 * 1024;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -34,19 +36,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-async fn aws_config() -> aws_config::SdkConfig {
-    let url = std::env::var("UPLOAD_TOKENS_TEST_MOTO_URL")
-        .expect("UPLOAD_TOKENS_TEST_MOTO_URL: run ./infra/bench.sh tokens");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await
 }
 
 fn unique(prefix: &str) -> String {
@@ -67,7 +56,7 @@ async fn stores(aws: bool, dir: &std::path::Path) -> (Arc<dyn Store>, Arc<dyn Bl
             Arc::new(FileBlobStore::new(dir.join("blobs")).expect("blobs")),
         );
     }
-    let config = aws_config().await;
+    let config = support::moto_config("tokens").await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let table = unique("bench-tokens");
     schema::create_table(&dynamo, &table).await.expect("table");
@@ -241,7 +230,7 @@ async fn list() {
         let dir = tempfile::tempdir().expect("dir");
         let mut options = local_api::Options::new(dir.path(), "127.0.0.1:0");
         if aws {
-            aws_config().await;
+            support::moto_config("tokens").await;
             let table = unique("bench-list");
             options.store.store = local_api::StoreKind::Aws;
             options.store.bucket = Some(table.clone());

@@ -21,6 +21,8 @@ use upload_tokens_core::store::dynamodb::{DynamoStore, schema};
 use upload_tokens_core::store::embedded::EmbeddedStore;
 use upload_tokens_core::store::s3::S3BlobStore;
 
+mod support;
+
 const MIB: usize = 1024 * 1024;
 const TOTAL: usize = 256 * MIB;
 
@@ -44,19 +46,6 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-async fn aws_config() -> aws_config::SdkConfig {
-    let url = std::env::var("UPLOAD_TOKENS_TEST_MOTO_URL")
-        .expect("UPLOAD_TOKENS_TEST_MOTO_URL: run ./infra/bench.sh");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "bench",
-        ))
-        .load()
-        .await
 }
 
 fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
@@ -177,7 +166,7 @@ async fn phase(name: &str) -> f64 {
             through_handler(store, blobs, chunk).await
         }
         "sdk-multipart" => {
-            let config = aws_config().await;
+            let config = support::moto_config("upload").await;
             let s3 = s3_client(&config);
             let bucket = unique("bench-sdk");
             s3.create_bucket()
@@ -230,7 +219,7 @@ async fn phase(name: &str) -> f64 {
             started.elapsed().as_secs_f64()
         }
         "s3-4" | "s3-16" => {
-            let config = aws_config().await;
+            let config = support::moto_config("upload").await;
             let dynamo = aws_sdk_dynamodb::Client::new(&config);
             let table = unique("bench");
             schema::create_table(&dynamo, &table).await.expect("table");

@@ -30,8 +30,7 @@ use crate::domain::{ProjectId, UploadToken};
 use crate::internal::InternalError;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Get, KeysAndAttributes, Select, TransactGetItem, TransactWriteItem,
-    Update,
+    AttributeValue, Delete, Get, Select, TransactGetItem, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -348,29 +347,11 @@ impl DynamoStore {
 
     /// The `n` of each of these buckets that exists (consistent reads).
     async fn counts_of(&self, keys: &[String]) -> Result<HashMap<String, i64>, StoreError> {
-        let mut values = HashMap::new();
-        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
-        for pk in keys {
-            wanted = wanted.keys(HashMap::from([(PK.to_owned(), attr::s(pk.clone()))]));
-        }
-        let mut request = Some(HashMap::from([(
-            self.table.clone(),
-            wanted.build().map_err(StoreError::backend)?,
-        )]));
-        while let Some(items) = request.take().filter(|r| !r.is_empty()) {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(items))
-                .send()
-                .await
-                .map_err(StoreError::backend)?;
-            for item in out.responses.unwrap_or_default().into_values().flatten() {
-                values.insert(string(&item, PK)?, number(&item, COUNT)?);
-            }
-            request = out.unprocessed_keys;
-        }
-        Ok(values)
+        self.items_by_pk(keys)
+            .await?
+            .into_iter()
+            .map(|(pk, item)| Ok((pk, number(&item, COUNT)?)))
+            .collect()
     }
 
     /// Deletes these buckets, each if it still holds the count given, and subtracts their sum

@@ -297,8 +297,21 @@ impl DynamoStore {
     /// The token items with these partition keys that exist, in the keys' order (consistent
     /// reads, 100 keys a request).
     async fn tokens_by_pk(&self, keys: &[String]) -> Result<Vec<UploadToken>, StoreError> {
+        let mut found = self.items_by_pk(keys).await?;
+        keys.iter()
+            .filter_map(|pk| found.remove(pk))
+            .map(|raw| Item(raw).token())
+            .collect()
+    }
+
+    /// The items with these partition keys (and no sort key) that exist, by partition key:
+    /// consistent BatchGetItem reads of 100 keys a request, unprocessed keys asked again.
+    pub(super) async fn items_by_pk(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let mut found: HashMap<String, HashMap<String, AttributeValue>> = HashMap::new();
+        let mut found = HashMap::new();
         for batch in keys.chunks(100) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
             for pk in batch {
@@ -324,10 +337,7 @@ impl DynamoStore {
                 request = out.unprocessed_keys;
             }
         }
-        keys.iter()
-            .filter_map(|pk| found.remove(pk))
-            .map(|raw| Item(raw).token())
-            .collect()
+        Ok(found)
     }
 }
 
