@@ -178,6 +178,12 @@ fn named_key(token: &str) -> &str {
         .expect("v2.<key id>.<claims>.<signature>")
 }
 
+/// The functions' logs in the test's output: a failed read of the secret (kept keys, logged
+/// as a warning) then shows with its cause when an assertion on the keys fails.
+fn log_to_test_output() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+}
+
 async fn store_with_key(dir: &tempfile::TempDir) -> (Arc<dyn Store>, ApiKey) {
     let store = EmbeddedStore::open(dir.path()).expect("store opens");
     let key = ApiKey::generate();
@@ -195,6 +201,7 @@ async fn store_with_key(dir: &tempfile::TempDir) -> (Arc<dyn Store>, ApiKey) {
 
 #[tokio::test]
 async fn instances_on_either_side_of_a_rotation_accept_each_others_tokens() {
+    log_to_test_output();
     let Some(url) = test_gate::require_moto("secret_rotation") else {
         return;
     };
@@ -282,6 +289,7 @@ fn claims_of(token: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_forged_key_id_reads_the_secret_at_most_once_per_interval() {
+    log_to_test_output();
     let Some(url) = test_gate::require_moto("secret_rotation") else {
         return;
     };

@@ -107,9 +107,15 @@ impl DynamoStore {
     ) -> Result<Option<Vec<Refusal>>, StoreError> {
         let mut attempt = 0u32;
         loop {
+            // A token per attempt of ours: when the SDK sends the same attempt again because
+            // its reply was lost (a reset, a 500 after the write applied), DynamoDB answers the
+            // retry as it answered the first, success, instead of failing its conditions against
+            // its own write (10-minute window). moto ignores the token, which is why the callers
+            // still recognise their own writes when a condition fails.
             let result = self
                 .client
                 .transact_write_items()
+                .client_request_token(format!("{:032x}", rand::random::<u128>()))
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
