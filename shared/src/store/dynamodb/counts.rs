@@ -228,6 +228,23 @@ impl DynamoStore {
         Ok(u64::try_from(total).unwrap_or(0))
     }
 
+    /// A Query of the expiry index's partition `list_pk` (tokens or buckets of one project),
+    /// whose sort key (`#sk`) meets `sk_condition`.
+    fn expiry_index_query(
+        &self,
+        list_pk: String,
+        sk_condition: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(super::schema::BY_EXPIRY_KEYS_INDEX)
+            .key_condition_expression(format!("#lp = :lp AND {sk_condition}"))
+            .expression_attribute_names("#lp", LIST_PK)
+            .expression_attribute_names("#sk", EXPIRY_SK)
+            .expression_attribute_values(":lp", attr::s(list_pk))
+    }
+
     /// The project's buckets of minutes before `before` still on the expiry index: (pk, sk).
     async fn past_buckets(
         &self,
@@ -238,14 +255,7 @@ impl DynamoStore {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::schema::BY_EXPIRY_KEYS_INDEX)
-                .key_condition_expression("#lp = :lp AND #sk < :before")
-                .expression_attribute_names("#lp", LIST_PK)
-                .expression_attribute_names("#sk", EXPIRY_SK)
-                .expression_attribute_values(":lp", attr::s(bucket_list_pk(project)))
+                .expiry_index_query(bucket_list_pk(project), "#sk < :before")
                 .expression_attribute_values(":before", attr::s(bucket_sk(before, 0)))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -272,14 +282,7 @@ impl DynamoStore {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::schema::BY_EXPIRY_KEYS_INDEX)
-                .key_condition_expression("#lp = :lp AND #sk BETWEEN :now AND :end")
-                .expression_attribute_names("#lp", LIST_PK)
-                .expression_attribute_names("#sk", EXPIRY_SK)
-                .expression_attribute_values(":lp", attr::s(super::items::list_pk(project)))
+                .expiry_index_query(super::items::list_pk(project), "#sk BETWEEN :now AND :end")
                 .expression_attribute_values(":now", attr::s(super::items::expiry_floor(now)))
                 .expression_attribute_values(
                     ":end",
