@@ -255,6 +255,26 @@ async fn rejections(api: &Api) {
     api.send(api.http.post(&url).multipart(two))
         .await
         .assert_problem(400, "uploaded-file-multiple", None);
+    // A text part without a field name (RFC 7578 requires one), and videoId sent twice: both
+    // malformed, whatever the other parts say.
+    let unnamed = Form::new()
+        .text("", "null")
+        .part("file", Part::bytes(one.clone()).file_name("a.mp4"));
+    api.send(api.http.post(&url).multipart(unnamed))
+        .await
+        .assert_problem(400, "uploaded-file-malformed", Some("file"));
+    let twice = Form::new()
+        .text("videoId", id.clone())
+        .text("videoId", id.clone())
+        .part("file", Part::bytes(data(10, 7)).file_name("a.mp4"));
+    api.send(
+        api.http
+            .post(&url)
+            .header("content-range", "bytes 10-19/30")
+            .multipart(twice),
+    )
+    .await
+    .assert_problem(400, "uploaded-file-malformed", Some("videoId"));
     let none = Form::new().text("videoId", id.clone());
     api.send(api.http.post(&url).multipart(none))
         .await

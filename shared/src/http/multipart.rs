@@ -23,7 +23,9 @@ fn bad(slug: Slug, detail: impl Into<String>) -> ApiError {
 }
 
 /// Parses the body: exactly one file part (a part with a file name, whatever its field name, or
-/// a field named `file`), an optional `videoId` field before or after it; other fields ignored.
+/// a field named `file`), an optional `videoId` field before or after it, at most once; other
+/// named fields ignored. A text part without a field name is malformed (RFC 7578 §4.2: every part
+/// names its field; browsers never send one), so it is refused rather than ignored.
 /// The file part is spooled to `spool_dir` past a few MiB (kept in memory without one), and
 /// refused once it passes `max_file_bytes`.
 pub async fn parse(
@@ -55,6 +57,7 @@ pub async fn parse(
     };
     let mut file: Option<(ChunkData, Option<String>, Option<String>)> = None;
     let mut video_id = None;
+    let mut seen_video_id = false;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         let file_name = field.file_name().map(str::to_owned);
         let name = field.name().map(str::to_owned);
@@ -77,7 +80,20 @@ pub async fn parse(
                 }
             }
             file = Some((spool.finish().await?, file_name, content_type));
+        } else if name.as_deref().is_none_or(str::is_empty) {
+            return Err(bad(
+                Slug::UploadedFileMalformed,
+                "every part names its field (Content-Disposition: form-data; name=\"…\")",
+            ));
         } else if name.as_deref() == Some("videoId") {
+            if seen_video_id {
+                return Err(ApiError::reject(
+                    Slug::UploadedFileMalformed,
+                    Some("videoId"),
+                    "send the videoId field at most once",
+                ));
+            }
+            seen_video_id = true;
             let text = field.text().await.map_err(malformed)?;
             // Empty (or ASCII spaces only) counts as absent, as docs/openapi.yaml says.
             let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
