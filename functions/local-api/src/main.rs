@@ -2,16 +2,33 @@
 
 use clap::Parser;
 use local_api::{KeyOrigin, Options, StoreKind, start};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One line per request: written by a thread of its own, so a request never waits on the
+    // terminal or the file behind stdout (writing them inline cost a quarter of the GET rate,
+    // BENCHMARKS.md). Never lossy: under a flood, requests wait rather than lines vanish. The
+    // guard writes what is queued when `main` returns.
+    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("local-api-log")
+        // Lines queued meanwhile go out in one write; the worker flushes whenever the queue
+        // is empty, so a quiet server's lines appear at once.
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        // Colours for a terminal only: a log file gets no escape codes.
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(log_writer)
         .init();
     let options = Options::parse();
     let store = match options.store.store {

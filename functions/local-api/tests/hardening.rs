@@ -351,3 +351,44 @@ async fn another_process_writing_stalls_neither_reads_nor_fails_writes() {
         "{create_took:?}"
     );
 }
+
+#[test]
+fn every_request_is_logged_by_its_route_never_its_token_nor_in_colour() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_logging(dir.path(), &["--api-key", KEY_A], "info");
+    let token = support::create_token(&server.addr, KEY_A);
+    let got = send(
+        &server.addr,
+        format!(
+            "GET /upload-tokens/{token} HTTP/1.1\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+            basic(KEY_A)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(got.status, 200, "{got:?}");
+    // Stopped gracefully, the server writes every queued line before it exits.
+    let lines = server.stop();
+    let requests: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("request") && l.contains("route="))
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains(r#"route="/upload-tokens""#) && l.contains("method=POST")),
+        "{lines:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains(r#"route="/upload-tokens/{token}""#)
+                && l.contains("method=GET")
+                && l.contains("status=200")),
+        "{lines:#?}"
+    );
+    for line in &lines {
+        assert!(!line.contains(&token), "a log line holds the token: {line}");
+        assert!(!line.contains(KEY_A), "a log line holds the key: {line}");
+        assert!(!line.contains('\u{1b}'), "escape codes in a pipe: {line:?}");
+    }
+}

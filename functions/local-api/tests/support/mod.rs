@@ -16,16 +16,24 @@ pub struct Server {
     pub addr: String,
     /// What it printed up to "Ctrl-C stops it.".
     pub banner: String,
+    /// Reads what it prints after the banner, and returns those lines once stdout closes.
+    output: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 impl Server {
-    /// Starts the binary on a free port of 127.0.0.1 with `data_dir` and `args`.
+    /// Starts the binary on a free port of 127.0.0.1 with `data_dir` and `args`, logging
+    /// warnings only.
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_logging(data_dir, args, "warn")
+    }
+
+    /// [`Server::start`] with `RUST_LOG` set to `log_level`.
+    pub fn start_logging(data_dir: &Path, args: &[&str], log_level: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_local-api"))
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
             .env_remove("UPLOAD_TOKENS_API_KEY")
             .env_remove("SIGNING_SECRET")
             .stdin(Stdio::null())
@@ -48,14 +56,32 @@ impl Server {
                 break;
             }
         }
-        // Keep reading (and dropping) its output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep reading its output so it never blocks on a full pipe.
+        let output = std::thread::spawn(move || lines.map_while(Result::ok).collect());
         let addr = addr.unwrap_or_else(|| panic!("no address in the banner:\n{banner}"));
         Self {
             child,
             addr,
             banner,
+            output: Some(output),
         }
+    }
+
+    /// Stops it as a container runtime does (SIGTERM), waits for it to exit, and returns what
+    /// it printed after the banner.
+    pub fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+        let exit = self.child.wait().expect("local-api exits");
+        assert!(exit.success(), "local-api exited with {exit}");
+        self.output
+            .take()
+            .expect("output read once")
+            .join()
+            .expect("output reader")
     }
 
     /// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
