@@ -177,6 +177,10 @@ const READ_PATIENCE: Duration = Duration::from_secs(2);
 /// the file, maps the WAL index and parses the schema again.
 const READERS: usize = 8;
 
+/// Prepared statements kept per connection: more than the distinct reads and writes the store
+/// makes, so none is compiled twice on a long-lived connection.
+const STATEMENT_CACHE: usize = 64;
+
 /// SQLite-backed store. Cheap to clone. One writer connection (writes are serialised, as
 /// SQLite serialises them anyway) and a pool of reader connections: in WAL mode readers see the
 /// last committed state without waiting for any writer, this process's or another's. Calls run
@@ -205,6 +209,9 @@ impl std::fmt::Debug for EmbeddedStore {
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_WAIT)?;
+    // Every read this store makes is a handful of statements per order and direction: all of
+    // them stay prepared (rusqlite keeps 16 by default).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
@@ -711,7 +718,7 @@ impl TokenLister for EmbeddedStore {
                 "AND ?2 IS NULL"
             };
             let mut stmt = c
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM upload_tokens INDEXED BY upload_tokens_newest
                      WHERE project_id = ?1 {from}
                        AND (expires_ms IS NULL OR expires_ms > ?3)
@@ -737,7 +744,7 @@ impl TokenLister for EmbeddedStore {
 fn count_shown(c: &Connection, project: &str, now_ms: i64) -> Result<u64, StoreError> {
     let minute = now_ms.div_euclid(BUCKET_MS);
     let total: i64 = c
-        .query_row(
+        .prepare_cached(
             "SELECT (SELECT ifnull(sum(live), 0) FROM token_counts WHERE project_id = ?1)
                   - (SELECT ifnull(sum(n), 0) FROM token_expiry_buckets
                      WHERE project_id = ?1 AND minute <= ?2)
@@ -745,6 +752,9 @@ fn count_shown(c: &Connection, project: &str, now_ms: i64) -> Result<u64, StoreE
                      WHERE project_id = ?1 AND named = 0
                        AND ifnull(expires_ms, 9223372036854775807) > ?3
                        AND ifnull(expires_ms, 9223372036854775807) < ?4)",
+        )
+        .map_err(StoreError::backend)?
+        .query_row(
             params![project, minute, now_ms, (minute + 1) * BUCKET_MS],
             |r| r.get(0),
         )
@@ -801,26 +811,28 @@ fn read_page(
         // The first key of the page; its row is the page's first, keys being unique.
         let first: Option<(Option<i64>, String)> = match query.sort_by() {
             SortBy::CreatedAt => c
-                .query_row(
-                    &format!(
-                        "SELECT NULL, creation_order FROM upload_tokens INDEXED BY {index}
+                .prepare_cached(&format!(
+                    "SELECT NULL, creation_order FROM upload_tokens INDEXED BY {index}
                          WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
-                    ),
-                    params![project, now_ms, sql_offset(reading.skip)],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional(),
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![project, now_ms, sql_offset(reading.skip)], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()
+                }),
             SortBy::Ttl => c
-                .query_row(
-                    &format!(
-                        "SELECT ifnull(expires_ms, 9223372036854775807), id
+                .prepare_cached(&format!(
+                    "SELECT ifnull(expires_ms, 9223372036854775807), id
                          FROM upload_tokens INDEXED BY {index}
                          WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
-                    ),
-                    params![project, now_ms, sql_offset(reading.skip)],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional(),
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![project, now_ms, sql_offset(reading.skip)], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()
+                }),
         }
         .map_err(StoreError::backend)?;
         let Some((first_expiry, first_id)) = first else {
@@ -1133,7 +1145,7 @@ fn videos_where(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<VideoRecord>, StoreError> {
-    let mut stmt = c.prepare(sql).map_err(StoreError::backend)?;
+    let mut stmt = c.prepare_cached(sql).map_err(StoreError::backend)?;
     let rows = stmt
         .query_map(params, |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
@@ -1223,15 +1235,16 @@ impl VideoStore for EmbeddedStore {
     async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            c.query_row(
-                "SELECT record, version FROM videos WHERE id = ?1",
-                [id.as_str()],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .optional()
-            .map_err(StoreError::backend)?
-            .map(|(record, version)| video_from_row(&record, version))
-            .transpose()
+            c.prepare_cached("SELECT record, version FROM videos WHERE id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([id.as_str()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(StoreError::backend)?
+                .map(|(record, version)| video_from_row(&record, version))
+                .transpose()
         })
         .await
     }
@@ -1314,15 +1327,15 @@ impl VideoStore for EmbeddedStore {
     ) -> Result<Option<ReceivedChunk>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            c.query_row(
-                "SELECT record FROM video_chunks WHERE video_id = ?1 AND idx = ?2",
-                params![id.as_str(), sql_index(index)?],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()
-            .map_err(StoreError::backend)?
-            .map(|text| stored::decode_chunk(&text))
-            .transpose()
+            let index = sql_index(index)?;
+            c.prepare_cached("SELECT record FROM video_chunks WHERE video_id = ?1 AND idx = ?2")
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![id.as_str(), index], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .map_err(StoreError::backend)?
+                .map(|text| stored::decode_chunk(&text))
+                .transpose()
         })
         .await
     }
