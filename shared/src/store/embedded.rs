@@ -778,17 +778,21 @@ fn read_page(
     } else {
         ("DESC", "<=")
     };
-    // Per order: the index, the active condition as that index can evaluate it, and the key.
-    let (index, active, key) = match query.sort_by() {
+    // Per order: the index, the active condition as that index can evaluate it, the key, and
+    // the key's parts as the first key of a page is read (the expiry, if the key has one, then
+    // the rest).
+    let (index, active, key, key_columns) = match query.sort_by() {
         SortBy::CreatedAt => (
             "upload_tokens_by_created",
             "(expires_ms IS NULL OR expires_ms > ?2)",
             "creation_order",
+            "NULL, creation_order",
         ),
         SortBy::Ttl => (
             "upload_tokens_by_expiry",
             "ifnull(expires_ms, 9223372036854775807) > ?2",
             "(ifnull(expires_ms, 9223372036854775807), id)",
+            "ifnull(expires_ms, 9223372036854775807), id",
         ),
     };
     let order = match query.sort_by() {
@@ -809,32 +813,15 @@ fn read_page(
             .collect::<rusqlite::Result<Vec<_>>>()
     } else {
         // The first key of the page; its row is the page's first, keys being unique.
-        let first: Option<(Option<i64>, String)> = match query.sort_by() {
-            SortBy::CreatedAt => c
-                .prepare_cached(&format!(
-                    "SELECT NULL, creation_order FROM upload_tokens INDEXED BY {index}
-                         WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
-                ))
-                .and_then(|mut stmt| {
-                    stmt.query_row(params![project, now_ms, sql_offset(reading.skip)], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .optional()
-                }),
-            SortBy::Ttl => c
-                .prepare_cached(&format!(
-                    "SELECT ifnull(expires_ms, 9223372036854775807), id
-                         FROM upload_tokens INDEXED BY {index}
-                         WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
-                ))
-                .and_then(|mut stmt| {
-                    stmt.query_row(params![project, now_ms, sql_offset(reading.skip)], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .optional()
-                }),
-        }
-        .map_err(StoreError::backend)?;
+        let first: Option<(Option<i64>, String)> = cached_row(
+            c,
+            &format!(
+                "SELECT {key_columns} FROM upload_tokens INDEXED BY {index}
+                 WHERE {shown} ORDER BY {order} LIMIT 1 OFFSET ?3"
+            ),
+            params![project, now_ms, sql_offset(reading.skip)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let Some((first_expiry, first_id)) = first else {
             return Ok(Vec::new());
         };
@@ -868,6 +855,19 @@ fn read_page(
         tokens.reverse();
     }
     Ok(tokens)
+}
+
+/// The row `sql` selects with `params`, if any, read through the connection's cache of
+/// prepared statements.
+fn cached_row<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    c.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, map).optional())
+        .map_err(StoreError::backend)
 }
 
 /// An offset as SQLite's signed integer (past `i64::MAX` nothing can match: clamped).
@@ -1235,16 +1235,14 @@ impl VideoStore for EmbeddedStore {
     async fn get_video(&self, id: &VideoId) -> Result<Option<VideoRecord>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            c.prepare_cached("SELECT record, version FROM videos WHERE id = ?1")
-                .and_then(|mut stmt| {
-                    stmt.query_row([id.as_str()], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                    })
-                    .optional()
-                })
-                .map_err(StoreError::backend)?
-                .map(|(record, version)| video_from_row(&record, version))
-                .transpose()
+            cached_row(
+                c,
+                "SELECT record, version FROM videos WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )?
+            .map(|(record, version)| video_from_row(&record, version))
+            .transpose()
         })
         .await
     }
@@ -1327,15 +1325,14 @@ impl VideoStore for EmbeddedStore {
     ) -> Result<Option<ReceivedChunk>, StoreError> {
         let id = id.clone();
         self.read(move |c| {
-            let index = sql_index(index)?;
-            c.prepare_cached("SELECT record FROM video_chunks WHERE video_id = ?1 AND idx = ?2")
-                .and_then(|mut stmt| {
-                    stmt.query_row(params![id.as_str(), index], |r| r.get::<_, String>(0))
-                        .optional()
-                })
-                .map_err(StoreError::backend)?
-                .map(|text| stored::decode_chunk(&text))
-                .transpose()
+            cached_row(
+                c,
+                "SELECT record FROM video_chunks WHERE video_id = ?1 AND idx = ?2",
+                params![id.as_str(), sql_index(index)?],
+                |r| r.get::<_, String>(0),
+            )?
+            .map(|text| stored::decode_chunk(&text))
+            .transpose()
         })
         .await
     }
