@@ -4,8 +4,10 @@
 #                                 store and to DynamoDB + S3 on moto, against plain disk writes and
 #                                 a plain SDK multipart upload measured in the same run (needs
 #                                 .venv: run ./infra/test.sh once first).
-#   ./infra/bench.sh cold-start   every release Lambda binary exec'd against a local Lambda Runtime
-#                                 API: init and first response (median, p90) against a hello-world
+#   ./infra/bench.sh cold-start   the release binaries of the token and media functions exec'd
+#                                 against a local Lambda Runtime API: init and first response
+#                                 (median, p90), without and with a first store request, started
+#                                 on demand and for provisioned concurrency, against a hello-world
 #                                 lambda_http binary built with the same profile, and sizes.
 #   ./infra/bench.sh growth       a chunk without videoId (a first chunk, and a `part 2/3`
 #                                 continuation) on a token with 100,000 completed uploads against
@@ -98,18 +100,36 @@ as the baseline. Peak RSS is each phase's own process (the 256 MiB source buffer
 fi
 
 if [ "$what" = cold-start ] || [ "$what" = all ]; then
-  cargo build --release --quiet -p cold-start-bench -p upload-tokens-lambda
+  # Only the binaries the benchmark execs (each release binary is a fat-LTO link of its own).
+  cargo build --release --quiet -p cold-start-bench --bin cold-start --bin hello-lambda \
+    -p upload-tokens-lambda --bin create-token --bin list-tokens --bin get-token --bin delete-token \
+    --bin auth --bin upload --bin get-video --bin update-video --bin delete-video --bin video-status
   runs=${COLD_START_RUNS:-30}
   target_dir=${CARGO_TARGET_DIR:-target}
   table=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda")
+  ahead=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda" \
+    --initialization-type provisioned-concurrency)
+  table="$table
+
+The same binaries, same method, started as Lambda starts an environment for provisioned
+concurrency (\`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency\`: init runs before any
+request, so the functions build their SDK clients during init):
+
+$ahead"
   write_section "Cold start and binary size" "\`./infra/bench.sh cold-start\` on $(date -I) ($machine). Each release binary is exec'd
 against a local Lambda Runtime API (\`infra/cold-start\`), $runs times after a warm-up round, taking
-the binaries in turn: *init* is exec → first \`GET /runtime/invocation/next\`, *first response*
+the binaries in turn, with \`AWS_LAMBDA_INITIALIZATION_TYPE=on-demand\` (what Lambda sets on a
+cold start that a request caused: the functions build their SDK clients on the first request): *init* is exec → first \`GET /runtime/invocation/next\`, *first response*
 is exec → the response to one API Gateway v2 event without credentials (401/400 at once, no
-store access). The ratios compare medians with \`hello-lambda\`, lambda_http's hello world
-built with the same release profile in the same run. *AWS connections* counts connections to
-\`AWS_ENDPOINT_URL\` (a local listener) before the first response, over all runs: any network
-I/O during init would show there. Sizes are the stripped binaries: x86_64 from this build,
+store access). *First store response* is exec → the response in a second cold start, to an
+event that needs the store (an API key in \`Authorization: Basic\`, the body's key for
+\`auth\`, \`?token=\` for \`upload\`): the function's first AWS request, over loopback to a
+stand-in answering \`200 {}\` (no such item, so 401; 400 from \`auth\`): what the first client pays for its
+SDK client wherever it is built. The ratios compare medians with \`hello-lambda\`,
+lambda_http's hello world built with the same release profile in the same run. *AWS
+connections* counts connections to \`AWS_ENDPOINT_URL\` (the stand-in) before the first
+response of the cold starts without store access, over all runs: any network I/O during init
+would show there. Sizes are the stripped binaries: x86_64 from this build,
 arm64 from the last \`./infra/deploy-check.sh\` (cargo-lambda), – when absent." "$table"
   echo "BENCHMARKS.md: cold start updated"
 fi

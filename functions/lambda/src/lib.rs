@@ -3,13 +3,15 @@
 //! share lives here: building the AWS clients once per execution environment, converting API
 //! Gateway events to and from the handlers' `http` types, and JSON logs.
 //!
-//! Init (before the first `next` poll) only reads the environment and builds clients: no network
-//! I/O. The signing secret is read from Secrets Manager on the first request that needs it (a
+//! Init (before the first `next` poll) only reads the environment: no network I/O. The SDK
+//! clients are built on the first request, or during init when Lambda runs it ahead of requests
+//! ([`first_use`]). The signing secret is read from Secrets Manager on the first request that needs it (a
 //! failed read is retried by the next request), then again when its keys are 5 minutes old or a
 //! token names a key the function does not hold (at most every 30 s): see [`SecretSource`].
 
 mod aws;
 mod event;
+pub mod first_use;
 mod object_created;
 mod secret;
 
@@ -20,6 +22,7 @@ pub use secret::{SIGNING_SECRET_ARN_ENV, SIGNING_SECRET_ENV, SecretError, Secret
 
 use chrono::{DateTime, Utc};
 use event::{into_lambda, into_request};
+use first_use::{InitTiming, OnFirstUse};
 use lambda_http::{Body, RequestExt, service_fn};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -31,6 +34,7 @@ use upload_tokens_core::http::{
 };
 use upload_tokens_core::internal::InternalError;
 use upload_tokens_core::store::Store;
+use upload_tokens_core::store::blob::BlobStore;
 use upload_tokens_core::store::dynamodb::DynamoStore;
 use upload_tokens_core::store::s3::S3BlobStore;
 
@@ -86,13 +90,19 @@ fn required_env(name: &'static str) -> Result<String, InitError> {
     })
 }
 
-/// The DynamoDB store on `TABLE_NAME`.
-pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<Arc<dyn Store>, InitError> {
+/// The DynamoDB store on `TABLE_NAME`, its client built on first use ([`first_use`]).
+pub fn store_from_env(
+    config: &aws_config::SdkConfig,
+) -> Result<OnFirstUse<Arc<dyn Store>>, InitError> {
     let table = required_env(TABLE_ENV)?;
-    Ok(Arc::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(config), table)
-            .abandoning_uploads_after(abandon_after_from_env()?),
-    ))
+    let abandon_after = abandon_after_from_env()?;
+    let config = config.clone();
+    Ok(OnFirstUse::new(InitTiming::from_env(), move || {
+        Arc::new(
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table.clone())
+                .abandoning_uploads_after(abandon_after),
+        ) as Arc<dyn Store>
+    }))
 }
 
 /// Where a function gets its signer: over keys from Secrets Manager or the environment
@@ -131,15 +141,15 @@ impl KeySource for NoSecret {
     }
 }
 
-/// The handlers' state, completed on first use with the signing key.
+/// The handlers' state, completed on first use with the store's client and the signing key.
 struct LazyApp<K> {
-    store: Arc<dyn Store>,
+    store: OnFirstUse<Arc<dyn Store>>,
     keys: K,
     app: OnceCell<App>,
 }
 
 impl<K: KeySource> LazyApp<K> {
-    fn new(store: Arc<dyn Store>, keys: K) -> Self {
+    fn new(store: OnFirstUse<Arc<dyn Store>>, keys: K) -> Self {
         Self {
             store,
             keys,
@@ -153,7 +163,7 @@ impl<K: KeySource> LazyApp<K> {
             .get_or_try_init(|| async {
                 let clock = SystemClock;
                 Ok(App {
-                    store: self.store.clone(),
+                    store: self.store.get().clone(),
                     signer: self.keys.signer(clock.now()).await?,
                     clock: Arc::new(clock),
                 })
@@ -220,11 +230,7 @@ async fn serve_media<K: KeySource>(
     let routes = routes_of(MEDIA_ROUTES, function)?;
     let lazy = LazyApp::new(store_from_env(config)?, keys);
     let settings = settings_from_env()?;
-    let blobs = Arc::new(
-        S3BlobStore::new(aws_sdk_s3::Client::new(config), required_env(BUCKET_ENV)?)
-            .for_files_up_to(settings.max_file_bytes)
-            .signing_with(config.credentials_provider()),
-    );
+    let blobs = blobs_from_env(config, settings.max_file_bytes, Presigning::Yes)?;
     let state = OnceCell::new();
     let (lazy, blobs, settings, state, routes) = (&lazy, &blobs, &settings, &state, &routes);
     lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
@@ -232,7 +238,7 @@ async fn serve_media<K: KeySource>(
             .get_or_try_init(|| async {
                 lazy.get().await.map(|app| AppWithBlobs {
                     app: app.clone(),
-                    blobs: blobs.clone(),
+                    blobs: blobs.get().clone(),
                     settings: settings.clone(),
                 })
             })
@@ -244,6 +250,32 @@ async fn serve_media<K: KeySource>(
         Ok::<_, std::convert::Infallible>(response)
     }))
     .await
+}
+
+/// Whether an S3 blob store presigns (part URLs, POST policies) with the function's credentials.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Presigning {
+    Yes,
+    No,
+}
+
+/// The S3 blob store on `BUCKET_NAME`, for files up to `max_file_bytes`, its client built on
+/// first use ([`first_use`]).
+pub(crate) fn blobs_from_env(
+    config: &aws_config::SdkConfig,
+    max_file_bytes: u64,
+    presigning: Presigning,
+) -> Result<OnFirstUse<Arc<dyn BlobStore>>, InitError> {
+    let bucket = required_env(BUCKET_ENV)?;
+    let config = config.clone();
+    Ok(OnFirstUse::new(InitTiming::from_env(), move || {
+        let blobs = S3BlobStore::new(aws_sdk_s3::Client::new(&config), bucket.clone())
+            .for_files_up_to(max_file_bytes);
+        Arc::new(match presigning {
+            Presigning::Yes => blobs.signing_with(config.credentials_provider()),
+            Presigning::No => blobs,
+        }) as Arc<dyn BlobStore>
+    }))
 }
 
 /// Media settings from `MAX_UPLOAD_BYTES`, `ALLOW_ORIGIN` and `ABANDONED_UPLOAD_DAYS`

@@ -4,15 +4,13 @@
 //! file is removed with its video. A failure of the store makes the invocation fail, so that
 //! the asynchronous invocation is tried again.
 
-use crate::{BUCKET_ENV, store_from_env};
-use crate::{Error, aws_config, init_tracing, required_env, settings_from_env};
+use crate::{Error, Presigning, aws_config, blobs_from_env, init_tracing};
+use crate::{settings_from_env, store_from_env};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::Value;
-use std::sync::Arc;
 use upload_tokens_core::auth::{AccessTokenSigner, SigningKey};
 use upload_tokens_core::domain::SystemClock;
 use upload_tokens_core::store::blob::BlobStore;
-use upload_tokens_core::store::s3::S3BlobStore;
 use upload_tokens_core::store::{Store, StoreError};
 use upload_tokens_core::usecases::direct::{self, DirectDeps};
 
@@ -61,17 +59,16 @@ pub async fn serve_object_created() -> Result<(), Error> {
     let config = aws_config().await;
     let store = store_from_env(&config)?;
     let settings = settings_from_env()?;
-    let blobs: Arc<dyn BlobStore> = Arc::new(
-        S3BlobStore::new(aws_sdk_s3::Client::new(&config), required_env(BUCKET_ENV)?)
-            .for_files_up_to(settings.max_file_bytes),
-    );
+    // Nothing here presigns: the events name objects already posted.
+    let blobs = blobs_from_env(&config, settings.max_file_bytes, Presigning::No)?;
     // Nothing here signs (the S3 store makes its own URLs): a key of its own, never used.
     let signer = SigningKey::new(SigningKey::generate_text().into_bytes())
         .map(AccessTokenSigner::new)
         .ok_or("no signing key")?;
     let (store, blobs, signer, max) = (&store, &blobs, &signer, settings.max_file_bytes);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let completed = handle(&event.payload, store.as_ref(), blobs.as_ref(), signer, max).await?;
+        let (store, blobs) = (store.get().as_ref(), blobs.get().as_ref());
+        let completed = handle(&event.payload, store, blobs, signer, max).await?;
         tracing::info!(completed, "object-created event handled");
         Ok::<_, Error>(())
     }))
