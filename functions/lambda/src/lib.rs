@@ -5,9 +5,10 @@
 //!
 //! Init (before the first `next` poll) only reads the environment: no network I/O. The SDK
 //! clients are built on the first request, or during init when Lambda runs it ahead of requests
-//! ([`first_use`]). The signing secret is read from Secrets Manager on the first request that needs it (a
-//! failed read is retried by the next request), then again when its keys are 5 minutes old or a
-//! token names a key the function does not hold (at most every 30 s): see [`SecretSource`].
+//! ([`first_use`]). The signing secret is read from Secrets Manager on the first request that
+//! needs it (a failed read is retried by the next request), then again when its keys are 5
+//! minutes old or a token names a key the function does not hold (at most every 30 s): see
+//! [`SecretSource`].
 
 mod aws;
 mod event;
