@@ -100,12 +100,13 @@ as the baseline. Peak RSS is each phase's own process (the 256 MiB source buffer
 fi
 
 if [ "$what" = cold-start ] || [ "$what" = all ]; then
-  # Only the binaries the benchmark execs (each release binary is a fat-LTO link of its own).
-  cargo build --release --quiet -p cold-start-bench --bin cold-start --bin hello-lambda \
-    -p upload-tokens-lambda --bin create-token --bin list-tokens --bin get-token --bin delete-token \
-    --bin auth --bin upload --bin get-video --bin update-video --bin delete-video --bin video-status
-  runs=${COLD_START_RUNS:-30}
   target_dir=${CARGO_TARGET_DIR:-target}
+  # Only the binaries the benchmark execs (each release binary is a fat-LTO link of its own).
+  cargo build --release --quiet -p cold-start-bench --bin cold-start --bin hello-lambda
+  functions=$("$target_dir/release/cold-start" --list | sed 's/^/--bin /' | tr '\n' ' ')
+  # shellcheck disable=SC2086 # one word per flag and name
+  cargo build --release --quiet -p upload-tokens-lambda $functions
+  runs=${COLD_START_RUNS:-30}
   table=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda")
   ahead=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda" \
     --initialization-type provisioned-concurrency)

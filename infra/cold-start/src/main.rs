@@ -15,6 +15,7 @@
 //!                   [--only get-token,upload] (hello-world and the named binaries only)
 //!                   [--initialization-type on-demand|provisioned-concurrency]
 //! Prints Markdown tables (`./infra/bench.sh cold-start` writes them into BENCHMARKS.md).
+//! `cold-start --list` prints the function binaries it execs, one a line (what the script builds).
 
 use apigw_emulator::runtime_api::{Outcome, RuntimeApi};
 use std::path::{Path, PathBuf};
@@ -179,6 +180,8 @@ struct Args {
     only: Vec<String>,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`, as Lambda sets it.
     initialization_type: String,
+    /// Only list the function binaries.
+    list: bool,
 }
 
 fn parse_args() -> Result<Args, BenchError> {
@@ -188,9 +191,14 @@ fn parse_args() -> Result<Args, BenchError> {
         runs: 30,
         only: Vec::new(),
         initialization_type: "on-demand".into(),
+        list: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--list" {
+            args.list = true;
+            continue;
+        }
         let value = it
             .next()
             .ok_or_else(|| BenchError::Usage(format!("{flag} needs a value")))?;
@@ -417,6 +425,12 @@ fn median_p90(v: &[Duration]) -> (Duration, Duration) {
 #[tokio::main]
 async fn main() -> Result<(), BenchError> {
     let args = parse_args()?;
+    if args.list {
+        for (name, ..) in BINARIES.iter().filter(|(name, ..)| *name != "hello-lambda") {
+            println!("{name}");
+        }
+        return Ok(());
+    }
     let measured = |name: &str| {
         name == "hello-lambda" || args.only.is_empty() || args.only.iter().any(|o| o == name)
     };
