@@ -316,6 +316,116 @@ async fn staged_remainders_are_named_after_their_end_offset() {
     assert!(h.uploads(key).await.is_empty(), "no multipart upload yet");
 }
 
+/// What the SDK sent: each request's method, URI, payload-hash header, CRC32 header and body.
+#[derive(Debug, Default, Clone)]
+struct Sent(SentLog);
+
+type SentLog = std::sync::Arc<
+    std::sync::Mutex<Vec<(String, String, Option<String>, Option<String>, Vec<u8>)>>,
+>;
+
+impl aws_sdk_s3::config::Intercept for Sent {
+    fn name(&self) -> &'static str {
+        "Sent"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let request = context.request();
+        let header = |name: &str| request.headers().get(name).map(str::to_owned);
+        self.0.lock().expect("lock").push((
+            request.method().to_owned(),
+            request.uri().to_owned(),
+            header("x-amz-content-sha256"),
+            header("x-amz-checksum-crc32"),
+            request.body().bytes().unwrap_or_default().to_vec(),
+        ));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn bytes_go_unsigned_with_the_crc32_of_each_body() {
+    use base64::Engine;
+    let Some(h) = setup().await else { return };
+    let sent = Sent::default();
+    let client = Client::from_conf(
+        h.client
+            .config()
+            .to_builder()
+            .interceptor(sent.clone())
+            .build(),
+    );
+    let store = S3BlobStore::new(client, &h.bucket);
+    let key = "videos/vi-unsigned";
+    let blob = blob_suite::data(7 * MIB + 5, 3);
+    // A staged remainder (PutObject), a part of it and the next chunk (UploadPart), the last
+    // part, then a whole blob in one PutObject.
+    let mut progress = BlobProgress::default();
+    for (range, last) in [
+        (0..MIB, false),
+        (MIB..6 * MIB, false),
+        (6 * MIB..blob.len(), true),
+    ] {
+        let chunk = ChunkData::from(Bytes::copy_from_slice(&blob[range]));
+        progress = store
+            .append(key, &progress, &chunk, last)
+            .await
+            .expect("append");
+    }
+    let small = blob_suite::data(1000, 4);
+    store
+        .append(
+            "videos/vi-small",
+            &BlobProgress::default(),
+            &ChunkData::from(small.clone()),
+            true,
+        )
+        .await
+        .expect("whole blob");
+    let sent = std::mem::take(&mut *sent.0.lock().expect("lock"));
+    let uploads: Vec<_> = sent
+        .iter()
+        .filter(|(method, uri, ..)| method == "PUT" && !uri.contains("x-id=CopyObject"))
+        .filter(|(.., body)| !body.is_empty())
+        .collect();
+    // PutObject of the remainder, UploadPart × 2, PutObject of the small blob.
+    assert_eq!(
+        uploads.len(),
+        4,
+        "{:?}",
+        sent.iter().map(|s| &s.1).collect::<Vec<_>>()
+    );
+    for (_, uri, payload, crc, body) in uploads {
+        assert_eq!(payload.as_deref(), Some("UNSIGNED-PAYLOAD"), "{uri}");
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(body).to_be_bytes());
+        assert_eq!(
+            crc.as_deref(),
+            Some(expected.as_str()),
+            "{uri}: the body's CRC32"
+        );
+    }
+    let stored = h
+        .client
+        .get_object()
+        .bucket(&h.bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("GetObject")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert!(stored == blob, "the object holds the chunks, in order");
+}
+
 #[tokio::test]
 async fn removing_an_upload_that_is_already_aborted_is_not_an_error() {
     let Some(h) = setup().await else { return };

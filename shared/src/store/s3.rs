@@ -13,6 +13,12 @@
 //! whose commit never happened leaves the committed progress intact and its retry overwrites
 //! it. Staged objects sit under `staging/`, where a bucket lifecycle rule expires those of
 //! abandoned uploads.
+//!
+//! Bytes go to S3 with an unsigned payload (`UNSIGNED-PAYLOAD`, what the AWS SDKs for
+//! JavaScript and Java send S3 over HTTPS by default): the signature covers the request's
+//! headers, among them the CRC32 checksum of the body that the SDK computes and S3 verifies, and
+//! TLS covers the rest. Signing the payload too would hash every byte once more with SHA-256,
+//! after the upload rules already hashed it (BENCHMARKS.md, "Upload calls per chunk").
 
 mod direct;
 pub mod post_policy;
@@ -141,12 +147,15 @@ impl S3BlobStore {
         Ok(bytes)
     }
 
+    /// Writes `body` as the object `key` (unsigned payload, with its CRC32: see the module).
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(StoreError::backend)?;
@@ -186,6 +195,7 @@ impl S3BlobStore {
         })
     }
 
+    /// Uploads part `number` of `upload_id` (unsigned payload, with its CRC32); its ETag.
     async fn upload_part(
         &self,
         key: &str,
@@ -201,6 +211,8 @@ impl S3BlobStore {
             .upload_id(upload_id)
             .part_number(part_number(number).map_err(Failed)?)
             .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| {
