@@ -14,8 +14,8 @@
 //! it. Staged objects sit under `staging/`, where a bucket lifecycle rule expires those of
 //! abandoned uploads.
 //!
-//! Bytes go to S3 with an unsigned payload (`UNSIGNED-PAYLOAD`, what the AWS SDKs for
-//! JavaScript and Java send S3 over HTTPS by default): the signature covers the request's
+//! Bytes go to S3 with an unsigned payload (`UNSIGNED-PAYLOAD`, what the AWS SDKs, this one
+//! included, send with any body they stream rather than hold): the signature covers the request's
 //! headers, among them the CRC32 checksum of the body that the SDK computes and S3 verifies, and
 //! TLS covers the rest. Signing the payload too would hash every byte once more with SHA-256,
 //! after the upload rules already hashed it (BENCHMARKS.md, "Upload calls per chunk").
