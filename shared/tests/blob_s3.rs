@@ -410,19 +410,7 @@ async fn bytes_go_unsigned_with_the_crc32_of_each_body() {
             "{uri}: the body's CRC32"
         );
     }
-    let stored = h
-        .client
-        .get_object()
-        .bucket(&h.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("GetObject")
-        .body
-        .collect()
-        .await
-        .expect("body")
-        .into_bytes();
+    let stored = h.read(key).await;
     assert!(stored == blob, "the object holds the chunks, in order");
 }
 
