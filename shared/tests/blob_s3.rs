@@ -350,16 +350,27 @@ impl aws_sdk_s3::config::Intercept for Sent {
 
 #[tokio::test]
 async fn bytes_go_unsigned_with_the_crc32_of_each_body() {
-    use base64::Engine;
     let Some(h) = setup().await else { return };
+    unsigned_with_crc32(&h, h.client.config().to_builder()).await;
+}
+
+#[tokio::test]
+async fn bodies_keep_their_crc32_when_the_configuration_asks_only_for_required_checksums() {
+    let Some(h) = setup().await else { return };
+    // What `AWS_REQUEST_CHECKSUM_CALCULATION=when_required` gives the shared configuration.
+    let config =
+        h.client.config().to_builder().request_checksum_calculation(
+            aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+        );
+    unsigned_with_crc32(&h, config).await;
+}
+
+/// Appends through a store whose client is built from `config`, and checks every body sent:
+/// unsigned, with its CRC32.
+async fn unsigned_with_crc32(h: &S3, config: aws_sdk_s3::config::Builder) {
+    use base64::Engine;
     let sent = Sent::default();
-    let client = Client::from_conf(
-        h.client
-            .config()
-            .to_builder()
-            .interceptor(sent.clone())
-            .build(),
-    );
+    let client = Client::from_conf(config.interceptor(sent.clone()).build());
     let store = S3BlobStore::new(client, &h.bucket);
     let key = "videos/vi-unsigned";
     let blob = blob_suite::data(7 * MIB + 5, 3);

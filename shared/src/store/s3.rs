@@ -18,7 +18,7 @@
 //! included, send with any body they stream rather than hold): the signature covers the request's
 //! headers, among them the CRC32 checksum of the body that the SDK computes and S3 verifies, and
 //! TLS covers the rest. Signing the payload too would hash every byte once more with SHA-256,
-//! after the upload rules already hashed it (BENCHMARKS.md, "Upload calls per chunk").
+//! after the upload rules already hashed it (BENCHMARKS.md, "Unsigned payloads").
 
 mod direct;
 pub mod post_policy;
@@ -59,13 +59,25 @@ impl S3BlobStore {
     /// A store over `bucket`, through an already configured client (built once per process),
     /// for files of up to 10,000 × 5 MiB; see [`Self::for_files_up_to`].
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        use aws_sdk_s3::config::RequestChecksumCalculation::{WhenRequired, WhenSupported};
+        // Bodies go unsigned (see the module), so their CRC32 is what S3 checks them by: sent
+        // whatever the shared configuration says (`AWS_REQUEST_CHECKSUM_CALCULATION`).
+        let client = if client.config().request_checksum_calculation() == Some(&WhenRequired) {
+            Client::from_conf(
+                client
+                    .config()
+                    .to_builder()
+                    .request_checksum_calculation(WhenSupported)
+                    .build(),
+            )
+        } else {
+            client
+        };
         let presigner = Client::from_conf(
             client
                 .config()
                 .to_builder()
-                .request_checksum_calculation(
-                    aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-                )
+                .request_checksum_calculation(WhenRequired)
                 .build(),
         );
         Self {
