@@ -107,9 +107,13 @@ if [ "$what" = cold-start ] || [ "$what" = all ]; then
   # shellcheck disable=SC2086 # one word per flag and name
   cargo build --release --quiet -p upload-tokens-lambda $functions
   runs=${COLD_START_RUNS:-30}
-  table=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda")
-  ahead=$("$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" --lambda-dir "$target_dir/lambda" \
-    --initialization-type provisioned-concurrency)
+  # cold_start [flag…]: the benchmark's table over those binaries.
+  cold_start() {
+    "$target_dir/release/cold-start" --runs "$runs" --bin-dir "$target_dir/release" \
+      --lambda-dir "$target_dir/lambda" "$@"
+  }
+  table=$(cold_start)
+  ahead=$(cold_start --initialization-type provisioned-concurrency)
   table="$table
 
 The same binaries, same method, started as Lambda starts an environment for provisioned
