@@ -6,6 +6,7 @@
 
 mod assets;
 mod direct;
+pub mod log_lines;
 mod options;
 mod project;
 mod secret;

@@ -1,25 +1,21 @@
 //! `local-api`: run every endpoint on this machine. See `--help`.
 
 use clap::Parser;
-use local_api::{KeyOrigin, Options, StoreKind, start};
+use local_api::{KeyOrigin, Options, StoreKind, log_lines, start};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // One line per request: written by a thread of its own, so a request never waits on the
-    // terminal or the file behind stdout (writing them inline cost a quarter of the GET rate,
-    // BENCHMARKS.md). Never lossy: under a flood, requests wait rather than lines vanish. The
-    // guard writes what is queued when `main` returns.
-    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("local-api-log")
-        // Lines queued meanwhile go out in one write; the worker flushes whenever the queue
-        // is empty, so a quiet server's lines appear at once.
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stdout(),
-        ));
+    // One line per request, gathered in memory and written by a thread of its own
+    // (`log_lines`): a request never waits on the terminal or the file behind stdout.
+    let (log_writer, _log_guard) = match log_lines::start("local-api-log", std::io::stdout()) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("local-api: cannot start the log thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
