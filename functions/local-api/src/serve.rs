@@ -579,6 +579,10 @@ async fn read_body(
     if announced.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
+    // No body at all (a GET, or `Content-Length: 0`): nothing to wait for, no timer to set.
+    if axum::body::HttpBody::is_end_stream(&body) {
+        return Ok(Bytes::new());
+    }
     let deadline = whole_within.map(|d| tokio::time::Instant::now() + d);
     let mut stream = body.into_data_stream();
     let mut buffer = BytesMut::with_capacity(announced.map_or(0, |n| n as usize));

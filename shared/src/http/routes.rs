@@ -461,33 +461,8 @@ impl<S: RouteState> RouteSet<S> {
         (!routes.is_empty()).then_some(Self { routes })
     }
 
-    /// The methods of the upload-token rows `path` matches: what a browser's preflight for
-    /// them is answered with.
-    fn upload_token_methods(&self, path: &str) -> Vec<&'static str> {
-        self.routes
-            .iter()
-            .filter(|r| {
-                r.spec.access == Access::UploadToken && match_path(r.spec.path, path).is_some()
-            })
-            .map(|r| r.spec.method)
-            .collect()
-    }
-
     fn find(&self, method: &Method, path: &str) -> Match<S> {
-        let mut others = Vec::new();
-        for route in &self.routes {
-            if let Some(params) = match_path(route.spec.path, path) {
-                if route.spec.method == method.as_str() {
-                    return Match::Found(route, params);
-                }
-                others.push(route.spec.method);
-            }
-        }
-        if others.is_empty() {
-            Match::None
-        } else {
-            Match::OtherMethods(others)
-        }
+        find_in(self.routes.iter().copied(), method, path)
     }
 
     /// Serves a request with this set's routes: 404 or 405 if none matches. Logs one line.
@@ -524,6 +499,38 @@ impl<S: RouteState> RouteSet<S> {
         log_request(request_id, &method, template, &response, started);
         response
     }
+}
+
+/// The route of `routes` for `method` and `path`, or the methods the path has otherwise.
+fn find_in<S: 'static>(
+    routes: impl Iterator<Item = &'static Route<S>>,
+    method: &Method,
+    path: &str,
+) -> Match<S> {
+    let mut others = Vec::new();
+    for route in routes.filter(|r| path_matches(r.spec.path, path)) {
+        if route.spec.method == method.as_str() {
+            return Match::Found(route, path_params(route.spec.path, path));
+        }
+        others.push(route.spec.method);
+    }
+    if others.is_empty() {
+        Match::None
+    } else {
+        Match::OtherMethods(others)
+    }
+}
+
+/// The methods of the upload-token rows of `routes` that `path` matches: what a browser's
+/// preflight for them is answered with.
+fn upload_token_methods<S: 'static>(
+    routes: impl Iterator<Item = &'static Route<S>>,
+    path: &str,
+) -> Vec<&'static str> {
+    routes
+        .filter(|r| r.spec.access == Access::UploadToken && path_matches(r.spec.path, path))
+        .map(|r| r.spec.method)
+        .collect()
 }
 
 /// Route template logged for requests that match no route.
@@ -574,47 +581,7 @@ pub async fn admit(
     head: &http::request::Parts,
 ) -> Result<Admitted, Response> {
     let started = Instant::now();
-    let path = head.uri.path();
-    let tokens = RouteSet::all(TOKEN_ROUTES);
-    let media = RouteSet::all(MEDIA_ROUTES);
-    let found = match (
-        tokens.find(&head.method, path),
-        media.find(&head.method, path),
-    ) {
-        (Match::Found(route, params), _) => admit_to(&state.app, route, head, &params)
-            .await
-            .map(|caller| (Target::Token(route), caller, params))
-            .map_err(|refusal| (refusal, route.spec.path)),
-        (_, Match::Found(route, params)) => admit_to(state, route, head, &params)
-            .await
-            .map(|caller| (Target::Media(route), caller, params))
-            .map_err(|refusal| (refusal, route.spec.path)),
-        // A browser's preflight for upload-token routes (the local server; API Gateway answers
-        // preflights itself from the HTTP API's CORS configuration).
-        (_, Match::OtherMethods(_))
-            if head.method == Method::OPTIONS && !media.upload_token_methods(path).is_empty() =>
-        {
-            let mut methods = media.upload_token_methods(path);
-            methods.push("OPTIONS");
-            methods.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
-            Err((
-                cors::preflight_for(&methods.join(", "), &state.settings.allow_origin),
-                UNKNOWN,
-            ))
-        }
-        (Match::OtherMethods(mut a), Match::OtherMethods(b)) => {
-            a.extend(b);
-            Err((not_allowed(path, a), UNKNOWN))
-        }
-        (Match::OtherMethods(a), Match::None) | (Match::None, Match::OtherMethods(a)) => {
-            Err((not_allowed(path, a), UNKNOWN))
-        }
-        (Match::None, Match::None) => Err((
-            finish(unmatched_format(path), Err(ApiError::UnknownRoute)),
-            UNKNOWN,
-        )),
-    };
-    match found {
+    match find_admitted(state, head).await {
         Ok((target, caller, params)) => Ok(Admitted {
             target,
             caller,
@@ -626,6 +593,58 @@ pub async fn admit(
             Err(refusal)
         }
     }
+}
+
+/// [`admit`]'s route and caller, or its refusal with the template to log.
+async fn find_admitted(
+    state: &AppWithBlobs,
+    head: &http::request::Parts,
+) -> Result<(Target, Caller, Vec<(&'static str, String)>), (Response, &'static str)> {
+    let path = head.uri.path();
+    // The token table first: most requests are found there, and the media table is then not
+    // looked at.
+    let token_methods = match find_in(TOKEN_ROUTES.iter(), &head.method, path) {
+        Match::Found(route, params) => {
+            return admit_to(&state.app, route, head, &params)
+                .await
+                .map(|caller| (Target::Token(route), caller, params))
+                .map_err(|refusal| (refusal, route.spec.path));
+        }
+        Match::OtherMethods(methods) => methods,
+        Match::None => Vec::new(),
+    };
+    let mut methods = match find_in(MEDIA_ROUTES.iter(), &head.method, path) {
+        Match::Found(route, params) => {
+            return admit_to(state, route, head, &params)
+                .await
+                .map(|caller| (Target::Media(route), caller, params))
+                .map_err(|refusal| (refusal, route.spec.path));
+        }
+        Match::OtherMethods(media_methods) => {
+            let preflight = upload_token_methods(MEDIA_ROUTES.iter(), path);
+            // A browser's preflight for upload-token routes (the local server; API Gateway
+            // answers preflights itself from the HTTP API's CORS configuration).
+            if head.method == Method::OPTIONS && !preflight.is_empty() {
+                let mut preflight = preflight;
+                preflight.push("OPTIONS");
+                preflight.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
+                return Err((
+                    cors::preflight_for(&preflight.join(", "), &state.settings.allow_origin),
+                    UNKNOWN,
+                ));
+            }
+            media_methods
+        }
+        Match::None => Vec::new(),
+    };
+    if methods.is_empty() && token_methods.is_empty() {
+        return Err((
+            finish(unmatched_format(path), Err(ApiError::UnknownRoute)),
+            UNKNOWN,
+        ));
+    }
+    methods.extend(token_methods);
+    Err((not_allowed(path, methods), UNKNOWN))
 }
 
 /// Serves any request with every route: [`admit`], then [`Admitted::run`].
@@ -708,23 +727,35 @@ fn not_allowed(path: &str, mut methods: Vec<&'static str>) -> Response {
     )
 }
 
-/// The template's parameters if `path` matches it (a parameter matches one non-empty segment).
-fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
-    let mut params = Vec::new();
+/// Whether `path` matches the template (a parameter matches one non-empty segment).
+fn path_matches(template: &'static str, path: &str) -> bool {
     let mut want = template.trim_start_matches('/').split('/');
     let mut got = path.trim_start_matches('/').split('/');
     loop {
         match (want.next(), got.next()) {
-            (None, None) => return Some(params),
-            (Some(w), Some(g)) => match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                Some(_) if g.is_empty() => return None,
-                Some(name) => params.push((name, g.to_owned())),
-                None if w != g => return None,
-                None => {}
-            },
-            _ => return None,
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
         }
     }
+}
+
+/// The template's parameters in `path`, which [`path_matches`] it.
+fn path_params(template: &'static str, path: &str) -> Vec<(&'static str, String)> {
+    template
+        .trim_start_matches('/')
+        .split('/')
+        .zip(path.trim_start_matches('/').split('/'))
+        .filter_map(|(w, g)| {
+            let name = w.strip_prefix('{')?.strip_suffix('}')?;
+            Some((name, g.to_owned()))
+        })
+        .collect()
 }
 
 /// One line per request. Never the path (it may hold a token) nor credentials: the route's
@@ -806,6 +837,10 @@ mod tests {
         assert_eq!(resolves_to(&auth, "POST", "/upload-tokens"), None);
         assert!(RouteSet::for_function(TOKEN_ROUTES, "upload").is_none());
         assert!(RouteSet::for_function(MEDIA_ROUTES, "upload").is_some());
+    }
+
+    fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+        path_matches(template, path).then(|| path_params(template, path))
     }
 
     #[test]

@@ -412,9 +412,15 @@ fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
 }
 
-const TOKEN_COLUMNS: &str = "id, project_id, ttl, created_ms, creation_order, name, policy, \
-     value_hash, created_by, updated_by, updated_ms, version, uploads, completed_uploads, \
-     bytes_received, last_used_ms";
+/// The columns [`TokenRow::read`] reads, in its order (a macro, so that constant queries can
+/// `concat!` it).
+macro_rules! token_columns {
+    () => {
+        "id, project_id, ttl, created_ms, creation_order, name, policy, value_hash, created_by, \
+         updated_by, updated_ms, version, uploads, completed_uploads, bytes_received, last_used_ms"
+    };
+}
+const TOKEN_COLUMNS: &str = token_columns!();
 
 /// Raw columns of a token row, decoded outside rusqlite's closure so errors stay typed.
 struct TokenRow {
@@ -651,8 +657,10 @@ impl EmbeddedStore {
     ) -> Result<Option<UploadToken>, StoreError> {
         let (id, project) = (id.clone(), project.cloned());
         self.point_read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM upload_tokens
+            c.prepare_cached(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM upload_tokens
                  WHERE id = ?1 AND (?2 IS NULL OR project_id = ?2)
                    AND (expires_ms IS NULL OR expires_ms > ?3)"
             ))
