@@ -19,6 +19,7 @@ use crate::domain::{
 use crate::internal::InternalError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -212,6 +213,11 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     // Every read this store makes is a handful of statements per order and direction: all of
     // them stay prepared (rusqlite keeps 16 by default).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Plans that do not depend on the values bound: otherwise SQLite compiles a statement again
+    // whenever a parameter it looked at while planning changes, and the list page's `now` changes
+    // on every call (its statement was recompiled on each one). The store's queries name the
+    // index they read, so the values had nothing to choose.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
@@ -1407,5 +1413,36 @@ impl VideoStore for EmbeddedStore {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_not_compiled_again_for_new_values() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        EmbeddedStore::open(dir.path()).expect("store");
+        let conn = connect(&dir.path().join(DATABASE_FILE)).expect("connection");
+        // The list page's first statement, whose `now` (?2) changes on every call.
+        let sql = concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM upload_tokens INDEXED BY upload_tokens_by_created
+             WHERE project_id = ?1 AND named = 0 AND (expires_ms IS NULL OR expires_ms > ?2)
+             ORDER BY creation_order DESC LIMIT ?3"
+        );
+        for now in 0..5_i64 {
+            let mut stmt = conn.prepare_cached(sql).expect("prepared");
+            let mut rows = stmt.query(params!["project", now, 25_i64]).expect("query");
+            while rows.next().expect("row").is_some() {}
+        }
+        let stmt = conn.prepare_cached(sql).expect("prepared");
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "compiled again when a bound value changed"
+        );
     }
 }
