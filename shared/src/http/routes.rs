@@ -621,11 +621,13 @@ async fn find_admitted(
                 .map_err(|refusal| (refusal, route.spec.path));
         }
         Match::OtherMethods(media_methods) => {
-            let preflight = upload_token_methods(MEDIA_ROUTES.iter(), path);
             // A browser's preflight for upload-token routes (the local server; API Gateway
             // answers preflights itself from the HTTP API's CORS configuration).
-            if head.method == Method::OPTIONS && !preflight.is_empty() {
-                let mut preflight = preflight;
+            let mut preflight = match head.method {
+                Method::OPTIONS => upload_token_methods(MEDIA_ROUTES.iter(), path),
+                _ => Vec::new(),
+            };
+            if !preflight.is_empty() {
                 preflight.push("OPTIONS");
                 preflight.sort_by_key(|m| METHOD_ORDER.iter().position(|o| o == m));
                 return Err((
